@@ -1,0 +1,76 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Config, workerEnv } from '../config/index.js';
+import { type GatewayApp, toGatewayApp } from './gateway.js';
+import { createLogger } from './logger.js';
+import { createSite } from './site/index.js';
+import { createWorker } from './worker.js';
+
+export interface RunWorkerOptions {
+  config: Config;
+  /** Module exporting the app (default export or `app`); overrides config.workers.app. */
+  appModule?: string | null;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Loads an app module: its default export, or a named `app` export. */
+export async function loadApp(modulePath: string): Promise<GatewayApp> {
+  const mod = (await import(pathToFileURL(resolve(modulePath)).href)) as { default?: unknown; app?: unknown };
+  return toGatewayApp(mod.default ?? mod.app);
+}
+
+/**
+ * A worker process, gunicorn-style: listen, tell pm2 `ready`, drain on SIGINT/SIGTERM and exit 0;
+ * an exception outside any request is logged and ends the process with 1, for pm2 to restart it.
+ */
+export async function runWorker({ config, appModule, env = process.env }: RunWorkerOptions): Promise<void> {
+  const { host, port, instance } = workerEnv(config, env);
+  const logger = createLogger({ name: 'worker', level: config.logLevel, base: { instance } });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled rejection; exiting');
+    process.exit(1);
+  });
+  const modulePath = appModule ?? config.workers.app;
+  const app = modulePath
+    ? await loadApp(modulePath)
+    : createSite({ diagnostics: config.workers.diagnostics, bodyLimit: config.workers.bodyLimit });
+  const worker = createWorker({
+    app,
+    logger,
+    host,
+    port,
+    instance,
+    gracePeriod: config.workers.gracePeriod,
+    keepaliveTimeout: config.workers.keepaliveTimeout,
+  });
+  const address = await worker.listen();
+  logger.info({ host: address.address, port: address.port, app: modulePath ?? 'sample site' }, 'listening');
+  process.send?.('ready');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    worker.shutdown().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // pm2 sends 'shutdown' over IPC when it cannot signal (e.g. on Windows); handle it the same way.
+  process.on('message', (msg) => {
+    if (msg === 'shutdown') stop('shutdown');
+  });
+}

@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serveFetch } from './fetch-adapter.js';
+import type { GatewayApp, RequestContext, WorkerInfo } from './gateway.js';
+import type { Logger } from './logger.js';
+
+export interface WorkerOptions {
+  app: GatewayApp;
+  logger: Logger;
+  host?: string;
+  port?: number;
+  instance?: number;
+  /** How long in-flight requests may run on after SIGTERM before connections are cut. */
+  gracePeriod?: number;
+  /**
+   * Idle keep-alive timeout. It must outlast the proxy's upstream idle timeout (60 s by default,
+   * worker 65 s): then the proxy always closes an idle connection first, and never writes a
+   * request onto a socket the worker is closing at that moment (the reset race of pooled sockets).
+   */
+  keepaliveTimeout?: number;
+}
+
+export interface Worker {
+  readonly server: Server;
+  readonly info: WorkerInfo;
+  listen(): Promise<AddressInfo>;
+  /** Stop accepting, finish in-flight requests (up to the grace period), close idle sockets. */
+  shutdown(): Promise<void>;
+}
+
+const REQUEST_ID = /^[\w.:+/=-]{1,200}$/;
+
+export function createWorker(options: WorkerOptions): Worker {
+  const { app, logger, host = '127.0.0.1', port = 0, instance = 0, gracePeriod = 10_000, keepaliveTimeout = 65_000 } = options;
+  const info: WorkerInfo = { pid: process.pid, instance, port };
+  let closing = false;
+  let inFlight = 0;
+  let idleWaiter: (() => void) | null = null;
+
+  const server = createServer({ keepAliveTimeout: keepaliveTimeout, headersTimeout: keepaliveTimeout + 1000 }, handle);
+  server.keepAliveTimeout = keepaliveTimeout;
+  server.headersTimeout = keepaliveTimeout + 1000;
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const sent = req.headers['x-request-id'];
+    const requestId = typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
+    req.headers['x-request-id'] = requestId;
+    res.setHeader('x-request-id', requestId);
+    if (closing) res.setHeader('connection', 'close');
+    inFlight++;
+    let finished = false;
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      inFlight--;
+      logger.info(
+        {
+          requestId,
+          method: req.method,
+          path: req.url,
+          status: res.statusCode,
+          duration: Math.round((performance.now() - started) * 1000) / 1000,
+          aborted: !res.writableFinished,
+        },
+        'request',
+      );
+      if (closing) {
+        server.closeIdleConnections();
+        if (inFlight === 0) idleWaiter?.();
+      }
+    };
+    res.once('finish', done);
+    res.once('close', done);
+    const context: RequestContext = { requestId, remoteAddress: req.socket.remoteAddress ?? '', worker: info };
+    try {
+      if (app.fetch) {
+        serveFetch(app.fetch, req, res, context, `${host}:${info.port}`).catch((err: unknown) => fail(err, req, res, requestId));
+      } else {
+        app.listener!(req, res);
+      }
+    } catch (err) {
+      fail(err, req, res, requestId);
+    }
+  }
+
+  function fail(err: unknown, req: IncomingMessage, res: ServerResponse, requestId: string): void {
+    logger.error({ requestId, method: req.method, path: req.url, err }, 'app error');
+    if (res.headersSent) {
+      // Part of the response is out: the only honest signal left is an incomplete message.
+      res.destroy();
+      return;
+    }
+    const body = `<!doctype html>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n<p>Request id: ${requestId}</p>\n`;
+    res.writeHead(500, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  if (app.upgrade) {
+    const upgrade = app.upgrade;
+    server.on('upgrade', (req, socket, head) => {
+      socket.on('error', () => socket.destroy());
+      if (closing) {
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      try {
+        upgrade(req, socket, head);
+      } catch (err) {
+        logger.error({ err, path: req.url }, 'upgrade error');
+        socket.destroy();
+      }
+    });
+  }
+
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+
+  return {
+    server,
+    info,
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          info.port = address.port;
+          resolve(address);
+        });
+      });
+    },
+    async shutdown() {
+      if (closing) return;
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            idleWaiter = resolve;
+          }),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(() => {
+              logger.warn({ inFlight }, 'grace period over; closing open connections');
+              resolve();
+            }, gracePeriod);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+      server.closeAllConnections();
+      await closed;
+      await app.close?.();
+    },
+  };
+}

@@ -1,0 +1,14 @@
+import { Command } from 'commander';
+import { registerCheck } from './check.js';
+import { registerWorker } from './worker.js';
+
+// Entry point only: parse flags, call library functions. Importing anything else starts nothing.
+const program = new Command('gatehouse')
+  .description('nginx + gunicorn + WSGI, rebuilt in TypeScript')
+  .showHelpAfterError()
+  .enablePositionalOptions();
+
+registerWorker(program);
+registerCheck(program);
+
+await program.parseAsync(process.argv);

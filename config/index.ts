@@ -1,0 +1,7 @@
+export { formatAddress, parseAddress, parseCidr } from './address.js';
+export { ConfigError, type ConfigProblem, formatProblems } from './errors.js';
+export { type LoadOptions, loadConfig, parseConfig, workerEnv } from './load.js';
+export { defaultConfigFile, packageRoot } from './paths.js';
+export { configSchema } from './schema.js';
+export type * from './types.js';
+export { formatDuration, formatSize, parseDuration, parseSize } from './units.js';

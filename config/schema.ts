@@ -1,0 +1,160 @@
+import { durationPattern, sizePattern } from './units.js';
+
+/**
+ * The JSON Schema of the config file (snake_case keys, as written). Published as
+ * gatehouse.schema.json for editors; the loader validates with it, then checks what a
+ * schema cannot (addresses, CIDRs, cross-field rules). Every value type that needs a
+ * friendlier message than the validator's has a $defs entry whose description says what
+ * was expected.
+ */
+const duration = { $ref: '#/$defs/duration' };
+const size = { $ref: '#/$defs/size' };
+const count = (minimum: number) => ({ type: 'integer', minimum });
+const address = { $ref: '#/$defs/address' };
+
+export const configSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'gatehouse.schema.json',
+  title: 'gatehouse config',
+  type: 'object',
+  additionalProperties: false,
+  $defs: {
+    duration: {
+      description: 'a duration such as "60s", "500ms", "5m", or a number of milliseconds',
+      anyOf: [
+        { type: 'integer', minimum: 0 },
+        { type: 'string', pattern: durationPattern },
+      ],
+    },
+    size: {
+      description: 'a size such as "1m", "16k", or a number of bytes',
+      anyOf: [
+        { type: 'integer', minimum: 0 },
+        { type: 'string', pattern: sizePattern },
+      ],
+    },
+    address: {
+      description: 'an address "host:port", such as "127.0.0.1:8080" or "[::1]:8080"',
+      type: 'string',
+      minLength: 3,
+    },
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['address'],
+      properties: {
+        address,
+        weight: count(1),
+        max_fails: count(0),
+        fail_timeout: duration,
+        backup: { type: 'boolean' },
+      },
+    },
+  },
+  properties: {
+    listen: address,
+    instances: count(1),
+    status: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { listen: address },
+    },
+    workers: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        count: count(1),
+        host: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        app: { type: ['string', 'null'] },
+        diagnostics: { type: 'boolean' },
+        body_limit: size,
+        grace_period: duration,
+        keepalive_timeout: duration,
+        max_memory: { type: 'string', pattern: '^\\d+[KMG]?$' },
+      },
+    },
+    upstream: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        servers: { type: 'array', items: { $ref: '#/$defs/server' } },
+        resolve: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          required: ['host', 'port'],
+          properties: {
+            host: { type: 'string', minLength: 1 },
+            port: { type: 'integer', minimum: 1, maximum: 65535 },
+            interval: duration,
+          },
+        },
+        docker: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          required: ['stack'],
+          properties: {
+            stack: { type: 'string', pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$' },
+            port: { type: 'integer', minimum: 1, maximum: 65535 },
+            socket: { type: 'string', minLength: 1 },
+          },
+        },
+        balance: { enum: ['round_robin', 'least_conn', 'ip_hash', 'random'] },
+        keepalive: count(0),
+        keepalive_timeout: duration,
+        max_fails: count(0),
+        fail_timeout: duration,
+        health: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            enabled: { type: 'boolean' },
+            path: { type: 'string', pattern: '^/' },
+            interval: duration,
+            timeout: duration,
+            rise: count(1),
+            fall: count(1),
+          },
+        },
+      },
+    },
+    timeouts: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        connect: duration,
+        read: duration,
+        send: duration,
+        client_header: duration,
+        client_body: duration,
+        client_keepalive: duration,
+        websocket_idle: duration,
+        shutdown: duration,
+      },
+    },
+    client_max_body_size: size,
+    client_max_header_size: size,
+    trusted_proxies: { type: 'array', items: { type: 'string' } },
+    retries: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        next_upstream: {
+          type: 'array',
+          uniqueItems: true,
+          items: { enum: ['error', 'timeout', 'http_502', 'http_503', 'http_504'] },
+        },
+        tries: count(0),
+      },
+    },
+    access_log: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        format: { enum: ['combined', 'json'] },
+        path: { type: 'string', minLength: 1 },
+      },
+    },
+    log_level: { enum: ['fatal', 'error', 'warn', 'info', 'debug'] },
+  },
+} as const;

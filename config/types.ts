@@ -1,0 +1,112 @@
+/** The resolved, validated configuration: durations in milliseconds, sizes in bytes. Frozen. */
+
+export type BalanceName = 'round_robin' | 'least_conn' | 'ip_hash' | 'random';
+export type NextUpstreamCondition = 'error' | 'timeout' | 'http_502' | 'http_503' | 'http_504';
+export type AccessLogFormat = 'combined' | 'json';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug';
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+export interface ServerConfig {
+  /** "host:port" as written in the config (IPv6 hosts in brackets). */
+  address: string;
+  host: string;
+  port: number;
+  weight: number;
+  maxFails: number;
+  failTimeout: number;
+  backup: boolean;
+}
+
+export interface ResolveConfig {
+  host: string;
+  port: number;
+  interval: number;
+}
+
+export interface HealthConfig {
+  enabled: boolean;
+  path: string;
+  interval: number;
+  timeout: number;
+  rise: number;
+  fall: number;
+}
+
+export interface DockerDiscoveryConfig {
+  /** Containers labelled gatehouse.stack=<stack> and gatehouse.role=worker form the pool. */
+  stack: string;
+  /** The port the workers listen on inside their containers. */
+  port: number;
+  /** Docker Engine API socket. */
+  socket: string;
+}
+
+export interface UpstreamConfig {
+  /** Static servers; when `resolve` or `docker` is set, the servers come from there instead. */
+  servers: readonly ServerConfig[];
+  resolve: ResolveConfig | null;
+  docker: DockerDiscoveryConfig | null;
+  balance: BalanceName;
+  keepalive: number;
+  keepaliveTimeout: number;
+  maxFails: number;
+  failTimeout: number;
+  health: HealthConfig;
+}
+
+export interface WorkersConfig {
+  count: number;
+  host: string;
+  port: number;
+  app: string | null;
+  diagnostics: boolean;
+  bodyLimit: number;
+  gracePeriod: number;
+  keepaliveTimeout: number;
+  /** pm2 max_memory_restart, as written ("512M"). */
+  maxMemory: string;
+}
+
+export interface TimeoutsConfig {
+  connect: number;
+  read: number;
+  send: number;
+  clientHeader: number;
+  clientBody: number;
+  clientKeepalive: number;
+  websocketIdle: number;
+  shutdown: number;
+}
+
+export interface RetriesConfig {
+  nextUpstream: readonly NextUpstreamCondition[];
+  /** Attempts at most, the first included; 0 = as many as there are servers. */
+  tries: number;
+}
+
+export interface AccessLogConfig {
+  format: AccessLogFormat;
+  /** 'stdout', 'off', or a file path. */
+  path: string;
+}
+
+export interface Config {
+  /** The file it was read from, or null for the embedded default. */
+  source: string | null;
+  listen: Address;
+  instances: number;
+  status: { listen: Address };
+  workers: WorkersConfig;
+  upstream: UpstreamConfig;
+  timeouts: TimeoutsConfig;
+  clientMaxBodySize: number;
+  clientMaxHeaderSize: number;
+  trustedProxies: readonly string[];
+  retries: RetriesConfig;
+  accessLog: AccessLogConfig;
+  logLevel: LogLevel;
+}
