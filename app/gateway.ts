@@ -51,9 +51,13 @@ export function toGatewayApp(value: unknown): GatewayApp {
   }
   if (typeof value === 'object' && value !== null) {
     const app = value as GatewayApp;
-    const kinds = [typeof app.fetch === 'function', typeof app.listener === 'function'].filter(Boolean).length;
+    const kinds = [typeof app.fetch === 'function', typeof app.listener === 'function'].filter(
+      Boolean,
+    ).length;
     if (kinds === 1) return app;
     throw new TypeError('an app object must have exactly one of fetch(request) or listener(req, res)');
   }
-  throw new TypeError(`an app must be a function or an object with fetch(), got ${value === null ? 'null' : typeof value}`);
+  throw new TypeError(
+    `an app must be a function or an object with fetch(), got ${value === null ? 'null' : typeof value}`,
+  );
 }

@@ -32,13 +32,24 @@ export interface Worker {
 const REQUEST_ID = /^[\w.:+/=-]{1,200}$/;
 
 export function createWorker(options: WorkerOptions): Worker {
-  const { app, logger, host = '127.0.0.1', port = 0, instance = 0, gracePeriod = 10_000, keepaliveTimeout = 65_000 } = options;
+  const {
+    app,
+    logger,
+    host = '127.0.0.1',
+    port = 0,
+    instance = 0,
+    gracePeriod = 10_000,
+    keepaliveTimeout = 65_000,
+  } = options;
   const info: WorkerInfo = { pid: process.pid, instance, port };
   let closing = false;
   let inFlight = 0;
   let idleWaiter: (() => void) | null = null;
 
-  const server = createServer({ keepAliveTimeout: keepaliveTimeout, headersTimeout: keepaliveTimeout + 1000 }, handle);
+  const server = createServer(
+    { keepAliveTimeout: keepaliveTimeout, headersTimeout: keepaliveTimeout + 1000 },
+    handle,
+  );
   server.keepAliveTimeout = keepaliveTimeout;
   server.headersTimeout = keepaliveTimeout + 1000;
 
@@ -73,10 +84,16 @@ export function createWorker(options: WorkerOptions): Worker {
     };
     res.once('finish', done);
     res.once('close', done);
-    const context: RequestContext = { requestId, remoteAddress: req.socket.remoteAddress ?? '', worker: info };
+    const context: RequestContext = {
+      requestId,
+      remoteAddress: req.socket.remoteAddress ?? '',
+      worker: info,
+    };
     try {
       if (app.fetch) {
-        serveFetch(app.fetch, req, res, context, `${host}:${info.port}`).catch((err: unknown) => fail(err, req, res, requestId));
+        serveFetch(app.fetch, req, res, context, `${host}:${info.port}`).catch((err: unknown) =>
+          fail(err, req, res, requestId),
+        );
       } else {
         app.listener!(req, res);
       }
@@ -93,7 +110,10 @@ export function createWorker(options: WorkerOptions): Worker {
       return;
     }
     const body = `<!doctype html>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n<p>Request id: ${requestId}</p>\n`;
-    res.writeHead(500, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(500, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   }
 
@@ -116,7 +136,8 @@ export function createWorker(options: WorkerOptions): Worker {
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
 

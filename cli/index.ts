@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerCheck } from './check.js';
+import { registerProxy } from './proxy.js';
 import { registerWorker } from './worker.js';
 
 // Entry point only: parse flags, call library functions. Importing anything else starts nothing.
@@ -10,5 +11,6 @@ const program = new Command('gatehouse')
 
 registerWorker(program);
 registerCheck(program);
+registerProxy(program);
 
 await program.parseAsync(process.argv);

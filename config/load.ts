@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { formatAddress, parseAddress, parseCidr } from './address.js';
-import { type ConfigProblem, ConfigError } from './errors.js';
+import { ConfigError, type ConfigProblem } from './errors.js';
 import { defaultConfigFile } from './paths.js';
 import { configSchema } from './schema.js';
 import type { Address, Config, ServerConfig } from './types.js';
@@ -49,13 +49,23 @@ export function parseConfig(raw: unknown, source: string | null): Config {
 }
 
 /** Where a worker listens and which instance it is: the only per-process environment a worker reads. */
-export function workerEnv(config: Config, env: NodeJS.ProcessEnv = process.env): Address & { instance: number } {
+export function workerEnv(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): Address & { instance: number } {
   const instance = Number(env.NODE_APP_INSTANCE ?? env.pm_id ?? 0) || 0;
   const port = env.PORT !== undefined ? Number(env.PORT) : config.workers.port + instance;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError('environment', [{ path: 'PORT', message: `expected a port number, got "${env.PORT}"` }]);
+    throw new ConfigError('environment', [
+      { path: 'PORT', message: `expected a port number, got "${env.PORT}"` },
+    ]);
   }
   return { host: env.HOST ?? config.workers.host, port, instance };
+}
+
+/** Whether pm2 started this process (then pm2, not node:cluster, runs the instances). */
+export function managedByPm2(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.pm_id !== undefined;
 }
 
 function readYaml(path: string): unknown {
@@ -63,7 +73,9 @@ function readYaml(path: string): unknown {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(path, [{ path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code})` }]);
+    throw new ConfigError(path, [
+      { path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code})` },
+    ]);
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
@@ -94,7 +106,9 @@ function schemaProblems(errors: readonly ErrorObject[]): ConfigProblem[] {
     let path = error.instancePath.slice(1).replaceAll('/', '.');
     let message: string;
     const def = /\$defs\/(\w+)\//.exec(error.schemaPath)?.[1];
-    const described = def ? (configSchema.$defs as Record<string, { description?: string }>)[def]?.description : undefined;
+    const described = def
+      ? (configSchema.$defs as Record<string, { description?: string }>)[def]?.description
+      : undefined;
     if (error.keyword === 'additionalProperties') {
       path = path ? `${path}.${error.params.additionalProperty}` : String(error.params.additionalProperty);
       message = 'unknown key';
@@ -115,7 +129,8 @@ function schemaProblems(errors: readonly ErrorObject[]): ConfigProblem[] {
 }
 
 function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[]): Config {
-  const get = (path: string): unknown => path.split('.').reduce<unknown>((v, k) => (isObject(v) ? v[k] : undefined), raw);
+  const get = (path: string): unknown =>
+    path.split('.').reduce<unknown>((v, k) => (isObject(v) ? v[k] : undefined), raw);
   const ms = (path: string): number => parseDuration(get(path)) ?? 0;
   const bytes = (path: string): number => parseSize(get(path)) ?? 0;
   const addr = (path: string, value = get(path), allowZero = true): Address => {
@@ -164,7 +179,8 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     // The default pool: one server per pre-started worker.
     servers = Array.from({ length: workers.count }, (_, i) => {
       const port = workers.port + i;
-      if (port > 65535) problems.push({ path: 'workers.port', message: `worker ${i} would listen on port ${port}` });
+      if (port > 65535)
+        problems.push({ path: 'workers.port', message: `worker ${i} would listen on port ${port}` });
       return {
         address: formatAddress({ host: workers.host, port }),
         host: workers.host,
@@ -177,17 +193,31 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     });
   }
   if ([rawServers.length > 0, Boolean(resolveRaw), Boolean(dockerRaw)].filter(Boolean).length > 1) {
-    problems.push({ path: 'upstream', message: 'give one of upstream.servers, upstream.resolve or upstream.docker' });
+    problems.push({
+      path: 'upstream',
+      message: 'give one of upstream.servers, upstream.resolve or upstream.docker',
+    });
   }
   if (servers.length > 0 && servers.every((s) => s.backup)) {
     problems.push({ path: 'upstream.servers', message: 'at least one server must not be a backup' });
   }
-  if (servers.some((s) => s.backup) && get('upstream.balance') !== 'round_robin' && get('upstream.balance') !== 'least_conn') {
-    problems.push({ path: 'upstream.balance', message: 'backup servers work with round_robin and least_conn only (as in nginx)' });
+  if (
+    servers.some((s) => s.backup) &&
+    get('upstream.balance') !== 'round_robin' &&
+    get('upstream.balance') !== 'least_conn'
+  ) {
+    problems.push({
+      path: 'upstream.balance',
+      message: 'backup servers work with round_robin and least_conn only (as in nginx)',
+    });
   }
 
   const trustedProxies = (get('trusted_proxies') as string[]).map((cidr, i) => {
-    if (!parseCidr(cidr)) problems.push({ path: `trusted_proxies.${i}`, message: `expected a CIDR such as "10.0.0.0/8" or an IP address, got ${JSON.stringify(cidr)}` });
+    if (!parseCidr(cidr))
+      problems.push({
+        path: `trusted_proxies.${i}`,
+        message: `expected a CIDR such as "10.0.0.0/8" or an IP address, got ${JSON.stringify(cidr)}`,
+      });
     return cidr;
   });
 
@@ -200,7 +230,10 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     fall: get('upstream.health.fall') as number,
   };
   if (health.enabled && health.timeout >= health.interval) {
-    problems.push({ path: 'upstream.health.timeout', message: `must be shorter than upstream.health.interval (${health.interval} ms)` });
+    problems.push({
+      path: 'upstream.health.timeout',
+      message: `must be shorter than upstream.health.interval (${health.interval} ms)`,
+    });
   }
   const upstreamKeepaliveTimeout = ms('upstream.keepalive_timeout');
   if (workers.keepaliveTimeout <= upstreamKeepaliveTimeout) {
@@ -225,7 +258,11 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     upstream: {
       servers,
       resolve: resolveRaw
-        ? { host: resolveRaw.host as string, port: resolveRaw.port as number, interval: parseDuration(resolveRaw.interval ?? '5s') ?? 5000 }
+        ? {
+            host: resolveRaw.host as string,
+            port: resolveRaw.port as number,
+            interval: parseDuration(resolveRaw.interval ?? '5s') ?? 5000,
+          }
         : null,
       docker: dockerRaw
         ? {
@@ -258,7 +295,10 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
       nextUpstream: get('retries.next_upstream') as Config['retries']['nextUpstream'],
       tries: get('retries.tries') as number,
     },
-    accessLog: { format: get('access_log.format') as 'combined' | 'json', path: get('access_log.path') as string },
+    accessLog: {
+      format: get('access_log.format') as 'combined' | 'json',
+      path: get('access_log.path') as string,
+    },
     logLevel: get('log_level') as Config['logLevel'],
   };
 }

@@ -1,0 +1,103 @@
+import { pino } from 'pino';
+import type { AccessLogConfig } from '../config/index.js';
+
+export interface AccessEntry {
+  remoteAddr: string;
+  method: string;
+  url: string;
+  httpVersion: string;
+  status: number;
+  bytesSent: number;
+  referer: string | undefined;
+  userAgent: string | undefined;
+  requestId: string;
+  upstream: string | null;
+  /** Seconds, as nginx's $request_time. */
+  requestTime: number;
+  upstreamTime: number | null;
+}
+
+export interface AccessLog {
+  write(entry: AccessEntry): void;
+  flush(): void;
+  close(): void;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
+
+// $time_local changes once a second; formatting it per request would be wasted work.
+let cachedSecond = -1;
+let cachedTime = '';
+function timeLocal(now: number): string {
+  const second = Math.floor(now / 1000);
+  if (second !== cachedSecond) {
+    const d = new Date(now);
+    const offset = -d.getTimezoneOffset();
+    const sign = offset >= 0 ? '+' : '-';
+    const abs = Math.abs(offset);
+    cachedTime = `${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`;
+    cachedSecond = second;
+  }
+  return cachedTime;
+}
+
+// nginx escapes quotes, backslashes and control characters in logged strings as \xHH.
+const UNSAFE = new RegExp('["\\\\\\x00-\\x1f\\x7f]', 'g');
+const quote = (value: string | undefined) =>
+  value ? value.replace(UNSAFE, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : '-';
+
+/** nginx's `combined` format, byte for byte. */
+export function formatCombined(e: AccessEntry, now = Date.now()): string {
+  return `${e.remoteAddr} - - [${timeLocal(now)}] "${quote(`${e.method} ${e.url} HTTP/${e.httpVersion}`)}" ${e.status} ${e.bytesSent} "${quote(e.referer)}" "${quote(e.userAgent)}"\n`;
+}
+
+export function formatJson(e: AccessEntry, now = Date.now()): string {
+  return `${JSON.stringify({
+    time: new Date(now).toISOString(),
+    remote_addr: e.remoteAddr,
+    request_id: e.requestId,
+    method: e.method,
+    uri: e.url,
+    protocol: `HTTP/${e.httpVersion}`,
+    status: e.status,
+    body_bytes_sent: e.bytesSent,
+    referer: e.referer ?? '',
+    user_agent: e.userAgent ?? '',
+    upstream: e.upstream ?? '',
+    request_time: e.requestTime,
+    upstream_response_time: e.upstreamTime,
+  })}\n`;
+}
+
+/** null when the log is off: then the request path does no logging work at all. */
+export function createAccessLog(config: AccessLogConfig): AccessLog | null {
+  if (config.path === 'off') return null;
+  // pino's destination is SonicBoom: buffered, asynchronous writes to a fd or file.
+  const dest = pino.destination({
+    dest: config.path === 'stdout' ? 1 : config.path,
+    sync: false,
+    minLength: 4096,
+    mkdir: true,
+  });
+  const format = config.format === 'json' ? formatJson : formatCombined;
+  const timer = setInterval(() => dest.flush(), 1000);
+  timer.unref();
+  return {
+    write(entry) {
+      dest.write(format(entry));
+    },
+    flush() {
+      try {
+        dest.flushSync();
+      } catch {}
+    },
+    close() {
+      clearInterval(timer);
+      try {
+        dest.flushSync();
+      } catch {}
+      dest.end();
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * Every way a proxied request can fail, each with a stable code and the status the client gets.
+ * One function (`toProxyError`) turns any upstream failure into one of these.
+ */
+export type ProxyErrorCode =
+  | 'GH_ERR_NO_UPSTREAM' // no server available at all
+  | 'GH_ERR_UPSTREAM_CONNECT' // refused, unreachable, or reset before the request was sent
+  | 'GH_ERR_UPSTREAM_CONNECT_TIMEOUT'
+  | 'GH_ERR_UPSTREAM_RESET' // the connection broke after (part of) the request was sent
+  | 'GH_ERR_UPSTREAM_TIMEOUT' // no byte from the upstream within the read timeout
+  | 'GH_ERR_UPSTREAM_STATUS' // a 502/503/504 from the upstream, retried per next_upstream
+  | 'GH_ERR_BODY_TOO_LARGE'
+  | 'GH_ERR_CLIENT_TIMEOUT'
+  | 'GH_ERR_BAD_REQUEST'
+  | 'GH_ERR_HEADER_TOO_LARGE';
+
+const STATUS: Record<ProxyErrorCode, number> = {
+  GH_ERR_NO_UPSTREAM: 502,
+  GH_ERR_UPSTREAM_CONNECT: 502,
+  GH_ERR_UPSTREAM_CONNECT_TIMEOUT: 504,
+  GH_ERR_UPSTREAM_RESET: 502,
+  GH_ERR_UPSTREAM_TIMEOUT: 504,
+  GH_ERR_UPSTREAM_STATUS: 502,
+  GH_ERR_BODY_TOO_LARGE: 413,
+  GH_ERR_CLIENT_TIMEOUT: 408,
+  GH_ERR_BAD_REQUEST: 400,
+  GH_ERR_HEADER_TOO_LARGE: 431,
+};
+
+export class ProxyError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ProxyErrorCode,
+    message: string,
+    /** For upstream failures: whether any of the request may have reached the upstream. */
+    readonly requestSent = false,
+  ) {
+    super(message);
+    this.name = 'ProxyError';
+    this.status = STATUS[code];
+  }
+
+  /** nginx's proxy_next_upstream classes: `timeout` for timeouts, `error` for the rest. */
+  get kind(): 'error' | 'timeout' | 'status' | 'client' {
+    switch (this.code) {
+      case 'GH_ERR_UPSTREAM_CONNECT_TIMEOUT':
+      case 'GH_ERR_UPSTREAM_TIMEOUT':
+        return 'timeout';
+      case 'GH_ERR_UPSTREAM_STATUS':
+        return 'status';
+      case 'GH_ERR_UPSTREAM_CONNECT':
+      case 'GH_ERR_UPSTREAM_RESET':
+      case 'GH_ERR_NO_UPSTREAM':
+        return 'error';
+      default:
+        return 'client';
+    }
+  }
+}
+
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** Maps a transport error to a ProxyError; `requestSent` says whether the socket had carried the request. */
+export function toProxyError(err: unknown, requestSent: boolean): ProxyError {
+  if (err instanceof ProxyError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  const message = (err as Error | undefined)?.message ?? String(err);
+  if (CONNECT_CODES.has(code)) return new ProxyError('GH_ERR_UPSTREAM_CONNECT', `${code}: ${message}`, false);
+  if (!requestSent) return new ProxyError('GH_ERR_UPSTREAM_CONNECT', `${code || 'error'}: ${message}`, false);
+  return new ProxyError('GH_ERR_UPSTREAM_RESET', `${code || 'error'}: ${message}`, true);
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  413: 'Content Too Large',
+  431: 'Request Header Fields Too Large',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? 'Error';
+}
+
+/** The small HTML page every proxy-made error response carries (nginx's look, our name). */
+export function errorPage(status: number): string {
+  const title = `${status} ${reasonPhrase(status)}`;
+  return `<!doctype html>\n<html><head><title>${title}</title></head>\n<body>\n<center><h1>${title}</h1></center>\n<hr><center>gatehouse</center>\n</body></html>\n`;
+}
+
+/** A complete raw HTTP/1.1 error response, for sockets that never became a ServerResponse. */
+export function rawErrorResponse(status: number): string {
+  const body = errorPage(status);
+  return `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * The header steps of the request path, each a plain function over a header object so it can
+ * be tested alone. Order in the forwarder: requestId → forwardedHeaders → stripHopByHop.
+ */
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1 plus the Proxy-* family): never forwarded either way. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'http2-settings',
+]);
+
+const REQUEST_ID = /^[\w.:+/=-]{1,200}$/;
+
+export interface ForwardedContext {
+  /** The address of the peer that connected (IPv4-mapped IPv6 unwrapped). */
+  peer: string;
+  /** Whether that peer is a trusted proxy. */
+  trusted: boolean;
+  /** The client address after the realip rules: the peer, or from X-Forwarded-For when trusted. */
+  clientIp: string;
+}
+
+/** The request id: the trusted peer's X-Request-Id when well-formed, else a fresh one. */
+export function requestId(headers: IncomingHttpHeaders, trusted: boolean): string {
+  const sent = headers['x-request-id'];
+  const id = trusted && typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
+  headers['x-request-id'] = id;
+  return id;
+}
+
+/**
+ * X-Real-IP, X-Forwarded-For, X-Forwarded-Proto as nginx sets them with
+ * `$remote_addr`, `$proxy_add_x_forwarded_for` and `$scheme`: a client's X-Real-IP is never
+ * believed unless its peer is trusted; X-Forwarded-For keeps the client's list (repeated lines
+ * were already joined with ", " by Node's parser) and appends the peer.
+ */
+export function forwardedHeaders(headers: IncomingHttpHeaders, ctx: ForwardedContext): void {
+  const xff = headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = xff ? `${xff}, ${ctx.peer}` : ctx.peer;
+  headers['x-real-ip'] = ctx.clientIp;
+  if (!ctx.trusted || typeof headers['x-forwarded-proto'] !== 'string') headers['x-forwarded-proto'] = 'http';
+}
+
+/**
+ * Removes hop-by-hop headers and every header named in Connection. In a WebSocket handshake
+ * `Connection: upgrade` and `Upgrade: websocket` are the handshake itself and stay.
+ * Returns whether the client asked to close its connection.
+ */
+export function stripHopByHop(headers: IncomingHttpHeaders, websocket = false): boolean {
+  const connection = headers.connection;
+  let close = false;
+  if (connection) {
+    for (const token of connection.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name === 'close') close = true;
+      else if (websocket && name === 'upgrade') continue;
+      else if (name && name !== 'keep-alive') delete headers[name];
+    }
+  }
+  for (const name of HOP_BY_HOP) {
+    if (websocket && (name === 'connection' || name === 'upgrade')) continue;
+    if (headers[name] !== undefined) delete headers[name];
+  }
+  if (websocket) {
+    headers.connection = 'upgrade';
+    headers.upgrade = 'websocket';
+  }
+  return close;
+}
+
+/** Whether a request is a WebSocket handshake (the only upgrade that is ever forwarded). */
+export function isWebSocketUpgrade(method: string | undefined, headers: IncomingHttpHeaders): boolean {
+  const upgrade = headers.upgrade;
+  return method === 'GET' && typeof upgrade === 'string' && upgrade.toLowerCase() === 'websocket';
+}
+
+/**
+ * The upstream's response head as a flat [name, value, ...] list for writeHead, without
+ * hop-by-hop headers or headers the upstream's Connection names. Keeps order, case and
+ * repeated lines (Set-Cookie).
+ */
+export function responseHeaders(rawHeaders: readonly string[], requestIdValue: string): string[] {
+  let named: Set<string> | null = null;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.length === 10 && rawHeaders[i]!.toLowerCase() === 'connection') {
+      named ??= new Set();
+      for (const token of rawHeaders[i + 1]!.split(',')) named.add(token.trim().toLowerCase());
+    }
+  }
+  const out: string[] = [];
+  let hasId = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    if (lower === 'x-request-id') hasId = true;
+    out.push(name, rawHeaders[i + 1]!);
+  }
+  if (!hasId) out.push('X-Request-Id', requestIdValue);
+  return out;
+}
+
+/** Unwraps IPv4-mapped IPv6 peers (::ffff:127.0.0.1 → 127.0.0.1), as nginx reports them. */
+export function peerAddress(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

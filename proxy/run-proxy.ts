@@ -1,0 +1,100 @@
+import cluster from 'node:cluster';
+import { createLogger } from '../app/logger.js';
+import { type Config, ConfigError, loadConfig } from '../config/index.js';
+import { createProxyServer } from './server.js';
+
+export interface RunProxyOptions {
+  config: Config;
+  /** The file to re-read on SIGHUP (null: the embedded default / $GATEHOUSE_CONFIG). */
+  configFile: string | null;
+  /** Fork config.instances processes with node:cluster (off under pm2, which forks itself). */
+  cluster: boolean;
+}
+
+/**
+ * The proxy as a long-running process, nginx-style: SIGTERM/SIGINT drain and exit 0, SIGHUP
+ * re-reads the config and swaps it in (a bad file is logged and the running config kept).
+ * With instances > 1 a primary forks that many proxy processes sharing the listeners and
+ * relays signals to them.
+ */
+export async function runProxy(options: RunProxyOptions): Promise<void> {
+  const { config } = options;
+  if (options.cluster && config.instances > 1 && cluster.isPrimary) return runPrimary(options);
+  const logger = createLogger({
+    name: 'proxy',
+    level: config.logLevel,
+    base: cluster.isWorker ? { instance: cluster.worker?.id } : {},
+  });
+  process.on('uncaughtException', (err) => {
+    // The request path catches its own errors; reaching here is a bug. Log it and keep serving
+    // rather than drop every connection of this process.
+    logger.fatal({ err }, 'uncaught exception');
+  });
+  process.on('unhandledRejection', (err) => logger.fatal({ err }, 'unhandled rejection'));
+  const proxy = createProxyServer(config, { logger });
+  await proxy.listen();
+  process.send?.('ready');
+
+  process.on('SIGHUP', () => {
+    try {
+      proxy.reload(loadConfig({ file: options.configFile }));
+    } catch (err) {
+      if (err instanceof ConfigError)
+        logger.error(
+          { problems: err.problems },
+          `reload refused, keeping the running config:\n${err.message}`,
+        );
+      else logger.error({ err }, 'reload failed, keeping the running config');
+    }
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    proxy.shutdown().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('message', (msg) => {
+    if (msg === 'shutdown') stop('shutdown');
+  });
+}
+
+function runPrimary(options: RunProxyOptions): void {
+  const { config } = options;
+  const logger = createLogger({ name: 'proxy', level: config.logLevel, base: { role: 'primary' } });
+  let stopping = false;
+  let ready = 0;
+  for (let i = 0; i < config.instances; i++) cluster.fork();
+  cluster.on('message', (_worker, msg) => {
+    if (msg === 'ready' && ++ready === config.instances) process.send?.('ready');
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    logger.error({ pid: worker.process.pid, code, signal }, 'proxy process died; starting another');
+    cluster.fork();
+  });
+  const relay = (signal: NodeJS.Signals) => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+  };
+  process.on('SIGHUP', () => relay('SIGHUP'));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      stopping = true;
+      relay('SIGTERM');
+    });
+  }
+}

@@ -1,0 +1,291 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createProxyServer as createHttpProxy } from 'http-proxy-3';
+import type { Logger } from '../app/logger.js';
+import type { Config } from '../config/index.js';
+import { type AccessLog, createAccessLog } from './access-log.js';
+import { rawErrorResponse } from './errors.js';
+import { createForwarder } from './forward.js';
+import { type ActiveHealthCheck, createActiveHealthCheck } from './pool/active-health.js';
+import { Pool } from './pool/pool.js';
+import type { PoolSource } from './pool/source.js';
+import { createPoolSource, type PoolSourceFactory, samePoolSource } from './pool-source.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import { createStatusListener, noUpstream, type StatusListener } from './status/index.js';
+import { createUpgradeHandler } from './websocket.js';
+
+export interface ProxyServerOptions {
+  logger: Logger;
+  /** Overrides how the pool source is made (tests, the Docker discovery). */
+  createSource?: PoolSourceFactory;
+}
+
+export interface ProxyServer {
+  /** Where clients connect; valid after listen(). */
+  readonly address: AddressInfo;
+  /** The status listener (/status, /metrics); valid after listen(). */
+  readonly statusAddress: AddressInfo;
+  readonly runtime: Runtime;
+  readonly status: StatusListener;
+  listen(): Promise<void>;
+  /** nginx -s reload: new settings and pool for new requests; nothing in flight is dropped. */
+  reload(config: Config): void;
+  /** Stop accepting, finish in-flight requests up to timeouts.shutdown, then close everything. */
+  shutdown(): Promise<void>;
+}
+
+/** The reverse proxy of one process: client listener, status listener, pool, health, logs. */
+export function createProxyServer(initial: Config, options: ProxyServerOptions): ProxyServer {
+  const { logger } = options;
+  const makeSource = options.createSource ?? ((config: Config) => createPoolSource(config, logger));
+  let runtime = createRuntime(initial, Pool.fromServers(initial.upstream.servers));
+  let accessLog: AccessLog | null = createAccessLog(initial.accessLog);
+  let closing = false;
+  let inFlight = 0;
+  let drained: (() => void) | null = null;
+  const sockets = new Set<Socket>();
+  const tunnels = new Set<Duplex>();
+
+  const httpProxy = createHttpProxy({ xfwd: false, ws: true });
+  // Errors reach the per-call callbacks; this keeps an unexpected one from crashing the process.
+  httpProxy.on('error', (err) => logger.error({ err }, 'proxy error'));
+
+  const status = createStatusListener({
+    getUpstreams: () => runtime.pool.upstreams,
+    getClientConnections: () => sockets.size,
+    getUpstreamConnections: () => countAgentSockets(runtime),
+    logger,
+    refreshSeconds: 2,
+  });
+
+  const forwarder = createForwarder({
+    proxy: httpProxy,
+    getRuntime: () => runtime,
+    logger,
+    get accessLog() {
+      return accessLog;
+    },
+    observer: {
+      onResponse(upstream, code, seconds) {
+        status.observe(upstream?.address ?? noUpstream, code, seconds);
+      },
+    },
+    isClosing: () => closing,
+  });
+
+  const server: Server = createServer(
+    {
+      maxHeaderSize: initial.clientMaxHeaderSize,
+      keepAliveTimeout: initial.timeouts.clientKeepalive,
+      headersTimeout: initial.timeouts.clientHeader,
+      requestTimeout: 0,
+    },
+    onRequest,
+  );
+  applyClientTimeouts(initial);
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      if (closing && inFlight === 0) drained?.();
+    });
+    forwarder.handle(req, res);
+  }
+
+  // Expect: 100-continue — refuse a body over the limit before the client sends it.
+  server.on('checkContinue', (req, res) => {
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length <= runtime.config.clientMaxBodySize) res.writeContinue();
+    onRequest(req, res);
+  });
+
+  server.on(
+    'upgrade',
+    createUpgradeHandler({
+      proxy: httpProxy,
+      getRuntime: () => runtime,
+      logger,
+      isClosing: () => closing,
+      handleHttp: onRequest,
+      tunnels,
+    }),
+  );
+
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  // Malformed requests never reach the request path: answer here, log, and keep serving.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const code = err.code ?? '';
+    const statusCode =
+      code === 'HPE_HEADER_OVERFLOW'
+        ? 431
+        : code === 'HPE_HEADERS_TIMEOUT' || code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 408
+          : 400;
+    logger.warn({ code, status: statusCode, reason: err.message }, 'bad request');
+    socket.end(rawErrorResponse(statusCode));
+  });
+
+  function applyClientTimeouts(config: Config): void {
+    server.keepAliveTimeout = config.timeouts.clientKeepalive;
+    server.headersTimeout = config.timeouts.clientHeader;
+    server.requestTimeout = 0;
+  }
+
+  let source: PoolSource = makeSource(initial);
+  let health: ActiveHealthCheck | null = null;
+
+  function startPool(config: Config): void {
+    source.start((servers) => {
+      runtime.pool = Pool.fromServers(servers, runtime.pool);
+      logger.info({ servers: servers.map((s) => s.address) }, 'pool updated');
+    });
+    health = null;
+    const h = config.upstream.health;
+    if (h.enabled) {
+      health = createActiveHealthCheck({
+        getPool: () => runtime.pool,
+        path: h.path,
+        interval: h.interval,
+        timeout: h.timeout,
+        rise: h.rise,
+        fall: h.fall,
+        logger,
+        onChange: (upstream, healthy) =>
+          logger.warn({ upstream: upstream.address, healthy }, healthy ? 'upstream up' : 'upstream down'),
+      });
+      health.start();
+    }
+  }
+
+  let address: AddressInfo | null = null;
+  let statusAddress: AddressInfo | null = null;
+
+  return {
+    get address() {
+      if (!address) throw new Error('not listening');
+      return address;
+    },
+    get statusAddress() {
+      if (!statusAddress) throw new Error('not listening');
+      return statusAddress;
+    },
+    get runtime() {
+      return runtime;
+    },
+    status,
+    async listen() {
+      startPool(runtime.config);
+      const { listen, status: statusConfig } = runtime.config;
+      address = await listenOn(server, listen.port, listen.host);
+      statusAddress = await listenOn(status.server, statusConfig.listen.port, statusConfig.listen.host);
+      logger.info(
+        {
+          host: address.address,
+          port: address.port,
+          statusPort: statusAddress.port,
+          upstreams: runtime.pool.upstreams.map((u) => u.address),
+        },
+        'listening',
+      );
+    },
+    reload(config) {
+      const previous = runtime;
+      if (
+        config.listen.port !== previous.config.listen.port ||
+        config.listen.host !== previous.config.listen.host
+      ) {
+        logger.warn('listen address changes need a restart; keeping the current one');
+      }
+      const poolChanged = !samePoolSource(previous.config, config);
+      const pool =
+        poolChanged && !config.upstream.resolve && !config.upstream.docker
+          ? Pool.fromServers(config.upstream.servers, previous.pool)
+          : previous.pool;
+      runtime = createRuntime(config, pool, previous);
+      applyClientTimeouts(config);
+      if (
+        previous.config.accessLog.path !== config.accessLog.path ||
+        previous.config.accessLog.format !== config.accessLog.format
+      ) {
+        const old = accessLog;
+        accessLog = createAccessLog(config.accessLog);
+        old?.close();
+      }
+      health?.stop();
+      if (poolChanged) {
+        source.stop();
+        source = makeSource(config);
+      } else {
+        source.stop();
+      }
+      startPool(config);
+      if (previous.agent !== runtime.agent) retireAgent(previous);
+      logger.info({ upstreams: runtime.pool.upstreams.map((u) => u.address) }, 'configuration reloaded');
+    },
+    async shutdown() {
+      if (closing) return;
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      for (const tunnel of tunnels) tunnel.end();
+      if (inFlight > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            drained = resolve;
+          }),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, runtime.config.timeouts.shutdown);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (inFlight > 0) logger.warn({ inFlight }, 'shutdown timeout; cutting open requests');
+      }
+      server.closeAllConnections();
+      for (const tunnel of tunnels) tunnel.destroy();
+      health?.stop();
+      source.stop();
+      await closed;
+      await new Promise<void>((resolve) => status.server.close(() => resolve()));
+      status.server.closeAllConnections();
+      runtime.agent.destroy();
+      httpProxy.close();
+      accessLog?.close();
+    },
+  };
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function countAgentSockets(runtime: Runtime): { active: number; idle: number } {
+  let active = 0;
+  let idle = 0;
+  for (const list of Object.values(runtime.agent.sockets)) active += list?.length ?? 0;
+  for (const list of Object.values(runtime.agent.freeSockets)) idle += list?.length ?? 0;
+  return { active, idle };
+}
+
+/** An agent replaced by a reload: its idle sockets close now, busy ones after their request. */
+function retireAgent(previous: Runtime): void {
+  for (const list of Object.values(previous.agent.freeSockets))
+    for (const socket of list ?? []) socket.destroy();
+  previous.agent.on('free', (socket: Socket) => socket.destroy());
+}
