@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerCheck } from './check.js';
 import { registerProxy } from './proxy.js';
+import { registerSchema } from './schema.js';
 import { registerWorker } from './worker.js';
 
 // Entry point only: parse flags, call library functions. Importing anything else starts nothing.
@@ -12,5 +13,6 @@ const program = new Command('gatehouse')
 registerWorker(program);
 registerCheck(program);
 registerProxy(program);
+registerSchema(program);
 
 await program.parseAsync(process.argv);
