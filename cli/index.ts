@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerCheck } from './check.js';
+import { registerNginx } from './nginx.js';
 import { registerProxy } from './proxy.js';
 import { registerSchema } from './schema.js';
 import { registerWorker } from './worker.js';
@@ -13,6 +14,7 @@ const program = new Command('gatehouse')
 registerWorker(program);
 registerCheck(program);
 registerProxy(program);
+registerNginx(program);
 registerSchema(program);
 
 await program.parseAsync(process.argv);

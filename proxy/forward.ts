@@ -49,6 +49,8 @@ interface Exchange {
   clientIp: string;
   started: number;
   hasBody: boolean;
+  /** The body has no Content-Length: its size is counted as it streams. */
+  countBody: boolean;
   idempotent: boolean;
   /** Upstreams tried so far (the first one is in `upstream` until a retry needs the set). */
   tried: Set<Upstream> | null;
@@ -102,6 +104,7 @@ export function createForwarder(options: ForwarderOptions) {
       clientIp,
       started: performance.now(),
       hasBody: false,
+      countBody: false,
       idempotent: IDEMPOTENT.has(req.method ?? ''),
       tried: null,
       attempts: 0,
@@ -133,30 +136,34 @@ export function createForwarder(options: ForwarderOptions) {
     if (stripHopByHop(headers) || isClosing()) res.shouldKeepAlive = false;
     // Node answered any Expect: 100-continue already; the upstream must not answer it again.
     if (headers.expect !== undefined) delete headers.expect;
-    if (ex.hasBody) watchBody(ex, chunked && length === undefined);
+    ex.countBody = chunked && length === undefined;
+    if (ex.hasBody) watchBody(ex);
     attempt(ex);
   }
 
-  /** Client body timeout and, for bodies of unknown length, client_max_body_size while reading. */
-  function watchBody(ex: Exchange, countBytes: boolean): void {
+  /** Client body timeout while the body is read. */
+  function watchBody(ex: Exchange): void {
     const { req, runtime } = ex;
-    const limit = runtime.config.clientMaxBodySize;
     const bodyTimeout = runtime.config.timeouts.clientBody;
-    let received = 0;
-    const onTimeout = () => {
+    if (bodyTimeout <= 0) return;
+    req.socket.setTimeout(bodyTimeout, () => {
       if (!req.complete) reject(ex, new ProxyError('GH_ERR_CLIENT_TIMEOUT', 'client body timeout'));
-    };
-    if (bodyTimeout > 0) req.socket.setTimeout(bodyTimeout, onTimeout);
-    req.once('end', () => {
-      if (bodyTimeout > 0) req.socket.setTimeout(0);
     });
-    if (countBytes) {
-      req.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        if (received > limit)
-          reject(ex, new ProxyError('GH_ERR_BODY_TOO_LARGE', `chunked body over client_max_body_size`));
-      });
-    }
+    req.once('end', () => req.socket.setTimeout(0));
+  }
+
+  /**
+   * For a body of unknown length (chunked), client_max_body_size is enforced while it streams.
+   * Attached only when the body starts flowing to an upstream: a 'data' listener would start
+   * the flow itself and lose chunks before the upstream socket is ready.
+   */
+  function countBody(ex: Exchange): void {
+    const limit = ex.runtime.config.clientMaxBodySize;
+    let received = 0;
+    ex.req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) reject(ex, new ProxyError('GH_ERR_BODY_TOO_LARGE', 'chunked body over client_max_body_size'));
+    });
   }
 
   function attempt(ex: Exchange): void {
@@ -216,6 +223,7 @@ export function createForwarder(options: ForwarderOptions) {
       if (gate && !ex.settled) {
         ex.bodyStarted = true;
         req.pipe(gate);
+        if (ex.countBody) countBody(ex);
       }
     };
     if (socket.connecting) {

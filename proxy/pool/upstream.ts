@@ -20,9 +20,12 @@ export class Upstream {
   failures = 0;
   /** Active health: false after `fall` failed probes, true again after `rise` good ones. */
   healthy = true;
+  /** Taken out of rotation on purpose (a container about to stop): requests in flight finish, no new ones. */
+  draining = false;
   /** Passive health: failures in the current fail_timeout window, and when it may be tried again. */
   recentFails = 0;
   private windowStart = 0;
+  /** 0 while in good standing; otherwise the end of its time out (past it: on probation). */
   downUntil = 0;
   /** Scratch state owned by the balancing policy (smooth weighted round robin's current weight). */
   currentWeight = 0;
@@ -39,7 +42,7 @@ export class Upstream {
 
   /** The one question the rest of the proxy asks: may a request go here now? */
   available(now: number = Date.now()): boolean {
-    return this.healthy && now >= this.downUntil;
+    return this.healthy && !this.draining && now >= this.downUntil;
   }
 
   /**
@@ -49,7 +52,13 @@ export class Upstream {
   recordFailure(now: number = Date.now()): void {
     this.failures++;
     if (this.maxFails === 0) return;
-    if (now - this.windowStart > this.failTimeout) {
+    if (this.downUntil !== 0) {
+      // Out, or back but not yet proven: like nginx (whose failure count is not reset until a
+      // success), one more failure is enough to send it out again.
+      this.downUntil = now + this.failTimeout;
+      return;
+    }
+    if (this.recentFails === 0 || now - this.windowStart > this.failTimeout) {
       this.windowStart = now;
       this.recentFails = 0;
     }
@@ -60,7 +69,12 @@ export class Upstream {
     }
   }
 
-  recordSuccess(): void {
-    this.recentFails = 0;
+  /**
+   * Successes between failures do not forgive them: nginx counts max_fails within fail_timeout
+   * whatever succeeded in between, so a flapping server still goes out. A success after the time
+   * out ends the probation.
+   */
+  recordSuccess(now: number = Date.now()): void {
+    if (this.downUntil !== 0 && now >= this.downUntil) this.downUntil = 0;
   }
 }

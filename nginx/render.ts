@@ -1,0 +1,212 @@
+import { isAbsolute, relative } from 'node:path';
+import { type Config, formatAddress, formatDuration, formatSize, packageRoot } from '../config/index.js';
+import { indent } from './indent.js';
+import { renderMaps } from './render-maps.js';
+import { renderUpstream } from './render-upstream.js';
+
+export type NginxTarget = 'host' | 'compose';
+
+export interface RenderOptions {
+  target: NginxTarget;
+  /** The file the render is written to, named in the header comment's command. */
+  out?: string;
+}
+
+/** Private ranges a compose network uses: who may read stub_status inside compose. */
+const PRIVATE_RANGES = ['127.0.0.1', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
+
+const ERROR_PAGES: ReadonlyArray<[number, string]> = [
+  [413, 'Request body too large'],
+  [502, 'Bad gateway: no worker could answer'],
+  [504, 'Gateway timeout: the worker was too slow'],
+];
+
+/**
+ * The http-context snippet nginx needs to stand where our proxy stands (what goes in
+ * /etc/nginx/conf.d/gatehouse.conf): the upstream pool, the header rules of the behaviour
+ * contract, timeouts, limits, retries, realip and stub_status. Pure: same config, same text.
+ */
+export function renderNginx(config: Config, options: RenderOptions): string {
+  const { target } = options;
+  const compose = target === 'compose';
+  const lines: string[] = [
+    ...renderHeader(config, options),
+    '',
+    ...renderUpstream(config, target),
+    '',
+    ...renderMaps(config),
+    '',
+    ...renderLogFormat(config),
+    ...renderProxyServer(config, compose),
+    '',
+    ...renderStatusServer(config, compose),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** The command that renders this config to this target, as a user would type it. */
+export function renderCommand(config: Config, options: RenderOptions): string {
+  const parts = ['npx gatehouse nginx'];
+  if (config.source) parts.push(`--config ${displayPath(config.source)}`);
+  parts.push(`--target ${options.target}`);
+  if (options.out) parts.push(`--out ${displayPath(options.out)}`);
+  return parts.join(' ');
+}
+
+function displayPath(path: string): string {
+  if (!isAbsolute(path)) return path;
+  const inside = relative(packageRoot, path);
+  return inside.startsWith('..') || isAbsolute(inside) ? path : inside;
+}
+
+function renderHeader(config: Config, options: RenderOptions): string[] {
+  const where =
+    options.target === 'compose'
+      ? 'the nginx:stable container of the compose stack, as /etc/nginx/conf.d/default.conf'
+      : '/etc/nginx/conf.d/gatehouse.conf (the stock nginx.conf includes conf.d/*.conf inside http {})';
+  return [
+    `# gatehouse — nginx ${options.target} config, rendered from ${config.source ? displayPath(config.source) : 'the default config'}.`,
+    `# Rendered by: ${renderCommand(config, options)}`,
+    '# Do not edit; re-render. The config file is the one source for our proxy, pm2 and this file.',
+    `# Goes in ${where};`,
+    '# check it with nginx -t, apply it with nginx -s reload.',
+  ];
+}
+
+function renderLogFormat(config: Config): string[] {
+  if (config.accessLog.format !== 'json') return [];
+  // The fields of our proxy's JSON access log (proxy/access-log.ts); escape=json keeps each string valid JSON.
+  const fields = [
+    '"time":"$time_iso8601"',
+    '"remote_addr":"$remote_addr"',
+    '"request_id":"$gatehouse_request_id"',
+    '"method":"$request_method"',
+    '"uri":"$request_uri"',
+    '"protocol":"$server_protocol"',
+    '"status":$status',
+    '"body_bytes_sent":$body_bytes_sent',
+    '"referer":"$http_referer"',
+    '"user_agent":"$http_user_agent"',
+    '"upstream":"$upstream_addr"',
+    '"request_time":$request_time',
+    // A string: after a retry nginx lists one time per attempt ("0.001, 0.004").
+    '"upstream_response_time":"$upstream_response_time"',
+  ];
+  return [`log_format gatehouse_json escape=json '{${fields.join(',')}}';`, ''];
+}
+
+function renderAccessLog(config: Config): string {
+  const { path, format } = config.accessLog;
+  if (path === 'off') return 'access_log off;';
+  // The nginx image links /var/log/nginx/access.log to its stdout; on a host, a daemonised nginx has
+  // no stdout, so "stdout" means nginx's own access log there.
+  const file = path === 'stdout' ? '/var/log/nginx/access.log' : path;
+  return `access_log ${file} ${format === 'json' ? 'gatehouse_json' : 'combined'};`;
+}
+
+function renderProxyServer(config: Config, compose: boolean): string[] {
+  const { timeouts, retries } = config;
+  const listen = compose ? String(config.listen.port) : formatAddress(config.listen);
+  const nextUpstream = retries.nextUpstream.length > 0 ? retries.nextUpstream.join(' ') : 'off';
+  const realip =
+    config.trustedProxies.length === 0
+      ? ['# No trusted proxies: X-Forwarded-For, X-Real-IP and X-Request-Id from clients are not believed.']
+      : [
+          '# Trusted proxies (realip): the client address is the right-most untrusted X-Forwarded-For entry.',
+          ...config.trustedProxies.map((cidr) => `set_real_ip_from ${cidr};`),
+          'real_ip_header X-Forwarded-For;',
+          'real_ip_recursive on;',
+        ];
+  const body = [
+    `listen ${listen};`,
+    renderAccessLog(config),
+    '',
+    ...realip,
+    '',
+    '# Client side: limits and timeouts.',
+    `client_max_body_size ${formatSize(config.clientMaxBodySize)};`,
+    '# One large buffer: the whole request head (past the first 1k) must fit in it, so the limit is about',
+    '# client_max_header_size as in our proxy (nginx answers 400 where ours answers 431).',
+    `large_client_header_buffers 1 ${formatSize(config.clientMaxHeaderSize)};`,
+    `client_header_timeout ${formatDuration(timeouts.clientHeader)};`,
+    `client_body_timeout ${formatDuration(timeouts.clientBody)};`,
+    `keepalive_timeout ${formatDuration(timeouts.clientKeepalive)};`,
+    '',
+    '# The request id goes back to the client, on error pages too.',
+    'proxy_hide_header X-Request-Id;',
+    'add_header X-Request-Id $gatehouse_request_id always;',
+    '',
+    ...ERROR_PAGES.map(([status]) => `error_page ${status} @gatehouse_${status};`),
+    '',
+    'location / {',
+    ...indent([
+      'proxy_pass http://gatehouse;',
+      '# HTTP/1.1 with an empty Connection header keeps upstream connections alive for reuse.',
+      'proxy_http_version 1.1;',
+      '',
+      '# The behaviour contract: what a worker may trust.',
+      'proxy_set_header Host $gatehouse_host;',
+      'proxy_set_header X-Real-IP $remote_addr;',
+      'proxy_set_header X-Forwarded-For $gatehouse_forwarded_for;',
+      'proxy_set_header X-Forwarded-Proto $gatehouse_forwarded_proto;',
+      'proxy_set_header X-Request-Id $gatehouse_request_id;',
+      '',
+      '# Hop-by-hop headers are not forwarded; Upgrade only for a WebSocket handshake (never h2c).',
+      '# nginx already drops Keep-Alive, TE and Expect; it cannot drop headers named in Connection.',
+      'proxy_set_header Connection $gatehouse_connection;',
+      'proxy_set_header Upgrade $gatehouse_upgrade;',
+      'proxy_set_header Proxy-Connection "";',
+      'proxy_set_header Proxy-Authorization "";',
+      'proxy_set_header Trailer "";',
+      'proxy_hide_header Proxy-Authenticate;',
+      '',
+      '# Upstream timeouts. nginx applies read/send to WebSocket tunnels too: it has no',
+      `# separate idle timeout (our proxy closes an idle tunnel after ${formatDuration(timeouts.websocketIdle)}).`,
+      `proxy_connect_timeout ${formatDuration(timeouts.connect)};`,
+      `proxy_read_timeout ${formatDuration(timeouts.read)};`,
+      `proxy_send_timeout ${formatDuration(timeouts.send)};`,
+      '',
+      '# Retries: without non_idempotent, a POST/PATCH/LOCK that reached a worker is never re-sent.',
+      `proxy_next_upstream ${nextUpstream};`,
+      `proxy_next_upstream_tries ${retries.tries};`,
+      '',
+      '# Bodies stream both ways, as in our proxy.',
+      'proxy_request_buffering off;',
+      'proxy_buffering off;',
+    ]),
+    '}',
+    ...ERROR_PAGES.flatMap(([status, text]) => [
+      '',
+      `location @gatehouse_${status} {`,
+      ...indent(['default_type text/html;', `return ${status} '${errorPage(status, text)}';`]),
+      '}',
+    ]),
+  ];
+  return ['server {', ...indent(body), '}'];
+}
+
+function errorPage(status: number, text: string): string {
+  return `<!doctype html><title>${status}</title><h1>${status}</h1><p>${text}.</p>\\n`;
+}
+
+function renderStatusServer(config: Config, compose: boolean): string[] {
+  const listen = compose ? String(config.status.listen.port) : formatAddress(config.status.listen);
+  const allowed = compose ? PRIVATE_RANGES : ['127.0.0.1', '::1'];
+  return [
+    '# The status listener: nginx open source has only stub_status (no per-upstream state, no metrics).',
+    'server {',
+    ...indent([
+      `listen ${listen};`,
+      'access_log off;',
+      '',
+      'location = /status {',
+      ...indent(['stub_status;', ...allowed.map((a) => `allow ${a};`), 'deny all;']),
+      '}',
+      '',
+      'location / {',
+      ...indent(['return 404;']),
+      '}',
+    ]),
+    '}',
+  ];
+}

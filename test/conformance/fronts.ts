@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../app/logger.js';
+import { type Config, loadConfig } from '../../config/index.js';
+import { renderNginx } from '../../nginx/render.js';
+import { createProxyServer } from '../../proxy/index.js';
+import { freePort, startNginx } from '../helpers/nginx.js';
+
+export type FrontName = 'gatehouse' | 'nginx';
+export const FRONT_NAMES: readonly FrontName[] = ['gatehouse', 'nginx'];
+
+export interface StartedFront {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface Front {
+  name: FrontName;
+  start(opts: {
+    servers: string[] /* host:port */;
+    overrides?: Record<string, unknown> /* raw config keys */;
+  }): Promise<StartedFront>;
+}
+
+type Raw = Record<string, unknown>;
+
+function isObject(value: unknown): value is Raw {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function merge(base: Raw, over: Raw): Raw {
+  const out: Raw = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const inner = out[key];
+    out[key] = isObject(inner) && isObject(value) ? merge(inner, value) : value;
+  }
+  return out;
+}
+
+/**
+ * The config both fronts run from: the default, the front's listen addresses and the case's servers,
+ * then the case's overrides — read through the real loader, as a user's file would be.
+ */
+export function conformanceConfig(
+  listen: { port: number; statusPort: number },
+  servers: string[],
+  overrides: Raw = {},
+): Config {
+  const base: Raw = {
+    listen: `127.0.0.1:${listen.port}`,
+    status: { listen: `127.0.0.1:${listen.statusPort}` },
+    upstream: {
+      servers: servers.map((address) => ({ address })),
+      // nginx open source has no active health checks: both fronts judge servers by requests only.
+      health: { enabled: false },
+    },
+    timeouts: { shutdown: '1s' },
+    access_log: { path: 'off' },
+    log_level: 'fatal',
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-conformance-'));
+  try {
+    const file = join(dir, 'config.yaml');
+    // JSON is YAML.
+    writeFileSync(file, JSON.stringify(merge(base, overrides)));
+    return loadConfig({ file, env: {} });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const nginxFront: Front = {
+  name: 'nginx',
+  async start({ servers, overrides }) {
+    const port = await freePort();
+    const statusPort = await freePort();
+    const config = conformanceConfig({ port, statusPort }, servers, overrides);
+    const nginx = await startNginx({ snippet: renderNginx(config, { target: 'host' }), port });
+    return { url: `http://127.0.0.1:${port}`, port, stop: nginx.stop };
+  },
+};
+
+export const gatehouseFront: Front = {
+  name: 'gatehouse',
+  async start({ servers, overrides }) {
+    const config = conformanceConfig({ port: 0, statusPort: 0 }, servers, overrides);
+    const proxy = createProxyServer(config, { logger: createLogger({ name: 'proxy', level: 'silent' }) });
+    await proxy.listen();
+    const { port } = proxy.address;
+    return { url: `http://127.0.0.1:${port}`, port, stop: () => proxy.shutdown() };
+  },
+};
+
+export const fronts: Record<FrontName, Front> = { gatehouse: gatehouseFront, nginx: nginxFront };
+
+/** CONFORMANCE_FRONTS=nginx (comma-separated) narrows a run; default both. */
+export function selectedFronts(spec: string | undefined): Front[] {
+  if (!spec) return FRONT_NAMES.map((name) => fronts[name]);
+  return spec.split(',').map((name) => {
+    const front = fronts[name.trim() as FrontName];
+    if (!front)
+      throw new Error(`CONFORMANCE_FRONTS: unknown front "${name}" (expected ${FRONT_NAMES.join(', ')})`);
+    return front;
+  });
+}

@@ -1,0 +1,93 @@
+import { connect } from 'node:net';
+import { type RawMessage, readMessage } from '../helpers/raw-backend.js';
+
+export interface RawResponse extends RawMessage {
+  status: number;
+  /** Every byte the front sent back before the exchange ended. */
+  raw: Buffer;
+}
+
+/** A request written byte for byte: lines joined with CRLF, the blank line, then the body. */
+export function rawRequest(lines: readonly string[], body: string | Buffer = ''): Buffer {
+  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), Buffer.from(body)]);
+}
+
+/**
+ * Sends exact bytes on a new connection and reads one response (1xx skipped). Resolves as soon as
+ * the response is complete, or when the front closes; rejects on timeout with what arrived.
+ * A write error (the front answered early and closed, as on 413) does not fail the exchange.
+ */
+export function exchange(
+  port: number,
+  request: Buffer | readonly Buffer[],
+  options: { timeout?: number; method?: string } = {},
+): Promise<RawResponse> {
+  const { timeout = 10_000, method = 'GET' } = options;
+  const parts = Buffer.isBuffer(request) ? [request] : request;
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let raw = Buffer.alloc(0);
+    let done = false;
+    const timer = setTimeout(
+      () =>
+        finish(
+          new Error(
+            `no complete response in ${timeout} ms; got ${JSON.stringify(raw.toString('latin1').slice(0, 300))}`,
+          ),
+        ),
+      timeout,
+    );
+
+    function finish(error: Error | null, response?: RawResponse): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (response) resolve(response);
+      else reject(error);
+    }
+
+    function tryParse(closed: boolean): void {
+      let at = 0;
+      for (;;) {
+        const rest = raw.subarray(at);
+        let parsed: ReturnType<typeof readMessage>;
+        try {
+          parsed = readMessage(rest, { response: true, closed, noBody: method === 'HEAD' });
+        } catch (err) {
+          finish(err as Error);
+          return;
+        }
+        if (!parsed) {
+          if (closed)
+            finish(
+              new Error(
+                `connection closed before a complete response: ${JSON.stringify(rest.toString('latin1').slice(0, 300))}`,
+              ),
+            );
+          return;
+        }
+        const status = Number(parsed.message.startLine.split(' ')[1]);
+        if (status >= 100 && status < 200) {
+          at += parsed.consumed;
+          continue;
+        }
+        finish(null, { ...parsed.message, status, raw });
+        return;
+      }
+    }
+
+    socket.on('connect', async () => {
+      for (const part of parts) {
+        if (done || socket.destroyed) return;
+        if (!socket.write(part)) await new Promise((r) => socket.once('drain', r));
+      }
+    });
+    socket.on('data', (chunk: Buffer) => {
+      raw = Buffer.concat([raw, chunk]);
+      tryParse(false);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => tryParse(true));
+  });
+}

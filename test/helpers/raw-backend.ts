@@ -1,0 +1,226 @@
+import { createServer, type Socket } from 'node:net';
+
+/**
+ * A backend that parses HTTP/1.1 itself and records exactly what it received, so a test asserts
+ * what a front forwarded — not what a framework made of it.
+ */
+
+export type Framing = 'length' | 'chunked' | 'none';
+
+export interface RawMessage {
+  /** The head exactly as received, start line through the blank line (latin1). */
+  head: string;
+  startLine: string;
+  /** Header lines in the order received, names as sent. */
+  headers: Array<[string, string]>;
+  /** The body, de-chunked when it came chunked. */
+  body: Buffer;
+  framing: Framing;
+}
+
+/** Every value of a header (case-insensitive name), in order. */
+export function headerValues(message: Pick<RawMessage, 'headers'>, name: string): string[] {
+  const lower = name.toLowerCase();
+  return message.headers.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => v);
+}
+
+/** The single value of a header, or undefined; repeated lines are joined with ", ". */
+export function headerValue(message: Pick<RawMessage, 'headers'>, name: string): string | undefined {
+  const values = headerValues(message, name);
+  return values.length === 0 ? undefined : values.join(', ');
+}
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+
+/** Parses one chunked body from `buf` at `start`; null while incomplete. */
+function readChunked(buf: Buffer, start: number): { body: Buffer; end: number } | null {
+  const parts: Buffer[] = [];
+  let at = start;
+  for (;;) {
+    const eol = buf.indexOf('\r\n', at);
+    if (eol < 0) return null;
+    const size = Number.parseInt(buf.toString('latin1', at, eol).split(';')[0]!.trim(), 16);
+    if (!Number.isFinite(size)) throw new Error(`bad chunk size at ${at}`);
+    at = eol + 2;
+    if (size === 0) {
+      // Trailer lines, then the empty line.
+      for (;;) {
+        const end = buf.indexOf('\r\n', at);
+        if (end < 0) return null;
+        const empty = end === at;
+        at = end + 2;
+        if (empty) return { body: Buffer.concat(parts), end: at };
+      }
+    }
+    if (buf.length < at + size + 2) return null;
+    parts.push(buf.subarray(at, at + size));
+    at += size + 2;
+  }
+}
+
+/**
+ * One HTTP/1.x message from the start of `buf`, or null while incomplete. `closed` says the peer closed, so a
+ * response without Content-Length or chunking is complete: its body is whatever came before the close.
+ */
+export function readMessage(
+  buf: Buffer,
+  options: { response?: boolean; closed?: boolean; noBody?: boolean } = {},
+): { message: RawMessage; consumed: number } | null {
+  const headEnd = buf.indexOf(CRLF2);
+  if (headEnd < 0) return null;
+  const head = buf.toString('latin1', 0, headEnd + 4);
+  const [startLine = '', ...lines] = head.slice(0, -4).split('\r\n');
+  const headers = lines.map((line): [string, string] => {
+    const colon = line.indexOf(':');
+    return colon < 0 ? [line, ''] : [line.slice(0, colon), line.slice(colon + 1).trim()];
+  });
+  const message = { head, startLine, headers };
+  const bodyStart = headEnd + 4;
+  const te = headerValue(message, 'transfer-encoding');
+  const cl = headerValue(message, 'content-length');
+  if (options.noBody)
+    return { message: { ...message, body: Buffer.alloc(0), framing: 'none' }, consumed: bodyStart };
+  if (te && /chunked/i.test(te)) {
+    const chunked = readChunked(buf, bodyStart);
+    if (!chunked) return null;
+    return { message: { ...message, body: chunked.body, framing: 'chunked' }, consumed: chunked.end };
+  }
+  if (cl !== undefined) {
+    const length = Number(cl.split(',')[0]);
+    if (buf.length < bodyStart + length) return null;
+    const body = buf.subarray(bodyStart, bodyStart + length);
+    return { message: { ...message, body, framing: 'length' }, consumed: bodyStart + length };
+  }
+  if (options.response) {
+    if (!options.closed) return null;
+    return { message: { ...message, body: buf.subarray(bodyStart), framing: 'none' }, consumed: buf.length };
+  }
+  return { message: { ...message, body: Buffer.alloc(0), framing: 'none' }, consumed: bodyStart };
+}
+
+export interface RawRequest extends RawMessage {
+  method: string;
+  target: string;
+  /** 1-based number of the backend connection it came on. */
+  connection: number;
+}
+
+/** How to answer a request: a response (after an optional delay), or a TCP reset before any byte. */
+export type RawAnswer =
+  | 'reset'
+  | {
+      status?: number;
+      body?: string | Buffer;
+      headers?: Record<string, string>;
+      delay?: number;
+      close?: boolean;
+    };
+
+export interface RawBackendOptions {
+  /** Named in the default body, so a client can tell which backend answered. */
+  name?: string;
+  answer?: RawAnswer | ((request: RawRequest) => RawAnswer);
+}
+
+export interface RawBackend {
+  name: string;
+  port: number;
+  /** "127.0.0.1:port", as a config's upstream server address. */
+  address: string;
+  readonly requests: readonly RawRequest[];
+  /** TCP connections accepted so far. */
+  readonly connections: number;
+  /** Every byte received, per connection. */
+  readonly received: readonly Buffer[];
+  close(): Promise<void>;
+}
+
+const REASONS: Record<number, string> = {
+  200: 'OK',
+  400: 'Bad Request',
+  404: 'Not Found',
+  500: 'Internal Server Error',
+};
+
+function serialize(status: number, body: Buffer, headers: Record<string, string>, close: boolean): Buffer {
+  const lines = [`HTTP/1.1 ${status} ${REASONS[status] ?? 'Status'}`, 'Content-Type: text/plain'];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  lines.push(`Content-Length: ${body.length}`);
+  if (close) lines.push('Connection: close');
+  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), body]);
+}
+
+export async function createRawBackend(options: RawBackendOptions = {}): Promise<RawBackend> {
+  const { name = 'backend', answer = {} } = options;
+  const requests: RawRequest[] = [];
+  const received: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  let connections = 0;
+
+  const server = createServer((socket) => {
+    const connection = ++connections;
+    sockets.add(socket);
+    received.push(Buffer.alloc(0));
+    let pending = Buffer.alloc(0);
+    let busy = Promise.resolve();
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('data', (chunk: Buffer) => {
+      received[connection - 1] = Buffer.concat([received[connection - 1]!, chunk]);
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        let parsed: ReturnType<typeof readMessage>;
+        try {
+          parsed = readMessage(pending);
+        } catch {
+          socket.destroy();
+          return;
+        }
+        if (!parsed) return;
+        pending = pending.subarray(parsed.consumed);
+        const [method = '', target = ''] = parsed.message.startLine.split(' ');
+        const request: RawRequest = { ...parsed.message, method, target, connection };
+        requests.push(request);
+        // One answer at a time per connection, in order, as HTTP/1.1 requires.
+        busy = busy.then(() => respond(socket, request));
+      }
+    });
+  });
+
+  async function respond(socket: Socket, request: RawRequest): Promise<void> {
+    const chosen = typeof answer === 'function' ? answer(request) : answer;
+    if (socket.destroyed) return;
+    if (chosen === 'reset') {
+      socket.resetAndDestroy();
+      return;
+    }
+    const { status = 200, body = `${name}\n`, headers = {}, delay = 0, close = false } = chosen;
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (socket.destroyed) return;
+    const bytes = serialize(status, Buffer.isBuffer(body) ? body : Buffer.from(body), headers, close);
+    if (close) socket.end(bytes);
+    else socket.write(bytes);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    name,
+    port,
+    address: `127.0.0.1:${port}`,
+    requests,
+    get connections() {
+      return connections;
+    },
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { type Config, loadConfig, packageRoot } from '../../config/index.js';
+import { renderNginx } from '../../nginx/render.js';
+import { nginxTest } from '../helpers/nginx.js';
+
+// Real `nginx -t` (Debian's nginx-light) on the rendered snippets, each included in http {} of a
+// main nginx.conf of the test's own, with its own prefix.
+
+function configFrom(raw: Record<string, unknown>): Config {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-t-'));
+  try {
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, JSON.stringify(raw));
+    return loadConfig({ file, env: {} });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function assertAccepted(snippet: string): void {
+  const { ok, output } = nginxTest(snippet);
+  assert.ok(ok, `nginx -t refused the config:\n${output}`);
+  assert.match(output, /test is successful/);
+}
+
+describe('nginx -t', () => {
+  const logDir = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-t-logs-'));
+  after(() => rmSync(logDir, { recursive: true, force: true }));
+
+  test('accepts the committed host config', () => {
+    assertAccepted(readFileSync(join(packageRoot, 'nginx', 'gatehouse.host.conf'), 'utf8'));
+  });
+
+  test('accepts the compose config (rendered with its name pointed at 127.0.0.1: "app" resolves only in compose)', () => {
+    const composeFile = join(packageRoot, 'config', 'compose.yaml');
+    const config = existsSync(composeFile)
+      ? loadConfig({ file: composeFile, env: {} })
+      : loadConfig({ env: {} });
+    const resolve = { port: 3000, interval: 5000, ...config.upstream.resolve, host: '127.0.0.1' };
+    const hostsFree = { ...config, upstream: { ...config.upstream, resolve } };
+    const text = renderNginx(hostsFree, { target: 'compose' });
+    assert.match(text, /server 127\.0\.0\.1:\d+ /);
+    // Everything but the server name is the committed render.
+    const committed = readFileSync(join(packageRoot, 'nginx', 'gatehouse.compose.conf'), 'utf8');
+    const withoutHeader = (s: string) =>
+      s.split('\n').filter((line) => !line.startsWith('# ') && !/^\s+server /.test(line));
+    assert.deepEqual(withoutHeader(text), withoutHeader(committed));
+    assertAccepted(text);
+  });
+
+  const variants: Array<[string, Record<string, unknown>]> = [
+    [
+      'least_conn with a backup server',
+      {
+        upstream: {
+          balance: 'least_conn',
+          servers: [{ address: '127.0.0.1:9001' }, { address: '127.0.0.1:9002', backup: true }],
+        },
+      },
+    ],
+    ['ip_hash', { upstream: { balance: 'ip_hash' } }],
+    ['random', { upstream: { balance: 'random' } }],
+    [
+      'no upstream keepalive and no retries',
+      { upstream: { keepalive: 0 }, retries: { next_upstream: [], tries: 0 } },
+    ],
+    [
+      'trusted proxies (IPv4, IPv6, single addresses)',
+      { trusted_proxies: ['10.0.0.0/8', '192.0.2.1', 'fd00::/8', '::1'] },
+    ],
+    [
+      'a json access log to a file',
+      // nginx -t opens (creates) the log file: it goes in a temp dir removed after the suite.
+      { access_log: { format: 'json', path: join(logDir, 'access.log') } },
+    ],
+    [
+      'sub-second timeouts and retries on 5xx',
+      {
+        timeouts: { read: '1500ms', connect: '250ms' },
+        retries: { next_upstream: ['error', 'timeout', 'http_502', 'http_503', 'http_504'] },
+      },
+    ],
+  ];
+  for (const [name, raw] of variants) {
+    test(`accepts a render with ${name}`, () => {
+      assertAccepted(renderNginx(configFrom(raw), { target: 'host' }));
+    });
+  }
+});
