@@ -162,7 +162,8 @@ export function createForwarder(options: ForwarderOptions) {
     let received = 0;
     ex.req.on('data', (chunk: Buffer) => {
       received += chunk.length;
-      if (received > limit) reject(ex, new ProxyError('GH_ERR_BODY_TOO_LARGE', 'chunked body over client_max_body_size'));
+      if (received > limit)
+        reject(ex, new ProxyError('GH_ERR_BODY_TOO_LARGE', 'chunked body over client_max_body_size'));
     });
   }
 
