@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { serveFetch } from './fetch-adapter.js';
 import type { GatewayApp, RequestContext, WorkerInfo } from './gateway.js';
 import type { Logger } from './logger.js';
@@ -45,6 +46,8 @@ export function createWorker(options: WorkerOptions): Worker {
   let closing = false;
   let inFlight = 0;
   let idleWaiter: (() => void) | null = null;
+  // Upgraded (WebSocket) sockets leave the HTTP server's books: server.close() would wait on them forever.
+  const upgraded = new Set<Duplex>();
 
   const server = createServer(
     { keepAliveTimeout: keepaliveTimeout, headersTimeout: keepaliveTimeout + 1000 },
@@ -121,6 +124,8 @@ export function createWorker(options: WorkerOptions): Worker {
     const upgrade = app.upgrade;
     server.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy());
+      upgraded.add(socket);
+      socket.once('close', () => upgraded.delete(socket));
       if (closing) {
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
@@ -176,8 +181,10 @@ export function createWorker(options: WorkerOptions): Worker {
         clearTimeout(timer);
       }
       server.closeAllConnections();
-      await closed;
+      // The app says goodbye on its long-lived sockets (WebSocket close 1001), then they are cut.
       await app.close?.();
+      for (const socket of upgraded) socket.destroy();
+      await closed;
     },
   };
 }

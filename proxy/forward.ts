@@ -345,18 +345,17 @@ export function createForwarder(options: ForwarderOptions) {
       return;
     }
     const body = errorPage(error.status);
-    // A body the client is still sending was not read: the connection cannot be reused.
-    if (ex.hasBody && !req.complete) res.shouldKeepAlive = false;
+    // A body the client is still sending was not read: it is drained and the connection closed
+    // after it (lingerThenClose). Node's own close-after-response would reset it mid-upload.
+    const linger = ex.hasBody && !req.complete;
+    if (linger) res.shouldKeepAlive = true;
     res.writeHead(error.status, {
       'Content-Type': 'text/html',
       'Content-Length': Buffer.byteLength(body),
       'X-Request-Id': ex.requestId,
     });
     res.end(req.method === 'HEAD' ? undefined : body);
-    if (!res.shouldKeepAlive && !req.complete) {
-      res.once('finish', () => req.socket.destroySoon());
-      req.resume();
-    }
+    if (linger) lingerThenClose(req, res);
   }
 
   function finish(ex: Exchange): void {
@@ -387,4 +386,31 @@ export function createForwarder(options: ForwarderOptions) {
   }
 
   return { handle };
+}
+
+/** How long, and how much, of an unwanted request body is read after an early answer. */
+const LINGER_MS = 5000;
+const LINGER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * nginx's lingering close: after answering early (413, 408, an upstream error) while the client
+ * is still sending, read and discard its body for a while before closing. Closing at once would
+ * reset the connection and the client would see a broken pipe instead of the answer.
+ */
+function lingerThenClose(req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket;
+  let discarded = 0;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) socket.destroy();
+  });
+  req.once('end', () => {
+    clearTimeout(timer);
+    if (res.writableFinished) socket.end();
+    else res.once('finish', () => socket.end());
+  });
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
