@@ -1,0 +1,74 @@
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Upstream } from '../pool/upstream.js';
+import { createLatencyBook, defaultLatencySamples } from './latency.js';
+import { createMetrics, noUpstream, type UpstreamConnections } from './metrics.js';
+import { createStatusServer } from './server.js';
+import { buildStatusSnapshot, type StatusSnapshot } from './snapshot.js';
+
+export interface StatusListenerOptions {
+  /** The pool's upstreams now; called on each /status and /metrics request, never cached. */
+  getUpstreams: () => readonly Upstream[];
+  getClientConnections: () => number;
+  getUpstreamConnections: () => UpstreamConnections;
+  logger?: Pick<Logger, 'error'>;
+  /** Latency samples kept per upstream. */
+  latencySamples?: number;
+  refreshSeconds?: number;
+  /** Epoch ms the proxy started; default now. */
+  startedAt?: number;
+}
+
+export interface StatusListener {
+  /** Not listening yet: `server.listen(config.status.listen.port, config.status.listen.host)`. */
+  server: Server;
+  registry: Registry;
+  /**
+   * Call once per client request, when its response has finished (or the client went away):
+   * the address of the upstream that answered last (`noUpstream` when none was reached), the
+   * status sent, and the seconds since the request arrived. O(1), allocation-free after warm-up.
+   */
+  observe(upstream: string, status: number, seconds: number): void;
+  snapshot(): StatusSnapshot;
+}
+
+/** The status listener of the proxy: latency, metrics, snapshot and server, wired to one `observe`. */
+export function createStatusListener({
+  getUpstreams,
+  getClientConnections,
+  getUpstreamConnections,
+  logger,
+  latencySamples = defaultLatencySamples,
+  refreshSeconds = 2,
+  startedAt = Date.now(),
+}: StatusListenerOptions): StatusListener {
+  const latency = createLatencyBook({ capacity: latencySamples });
+  const metrics = createMetrics({ getUpstreams, getClientConnections, getUpstreamConnections });
+  let requests = 0;
+
+  function snapshot(): StatusSnapshot {
+    const upstreams = getUpstreams();
+    // A pool swap may have dropped upstreams; their rings go with them.
+    latency.retain(upstreams.map((upstream) => upstream.address));
+    return buildStatusSnapshot({ upstreams, latency: latency.percentiles, startedAt, requests });
+  }
+
+  const server = createStatusServer({
+    getSnapshot: snapshot,
+    metrics,
+    refreshSeconds,
+    ...(logger ? { logger } : {}),
+  });
+
+  return {
+    server,
+    registry: metrics.registry,
+    observe: function observeRequest(upstream, status, seconds) {
+      requests++;
+      if (upstream !== noUpstream) latency.record(upstream, seconds * 1000);
+      metrics.observe(upstream, status, seconds);
+    },
+    snapshot,
+  };
+}

@@ -1,0 +1,153 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Upstream } from '../pool/upstream.js';
+
+/** The `upstream` label of a request that reached no upstream (502 with every server down). */
+export const noUpstream = 'none';
+
+export interface UpstreamConnections {
+  active: number;
+  idle: number;
+}
+
+export interface MetricsOptions {
+  getUpstreams: () => readonly Upstream[];
+  /** Client connections open on the proxy's listener now. */
+  getClientConnections: () => number;
+  /** Upstream sockets now carrying a request, and those kept idle for reuse. */
+  getUpstreamConnections: () => UpstreamConnections;
+}
+
+export interface Metrics {
+  /** Its own registry, so nothing else in the process (or a second proxy in a test) leaks in. */
+  registry: Registry;
+  /**
+   * One finished client request: the upstream that answered (its address, or `noUpstream`), the
+   * status sent to the client and the time from request to response end. Runs per request.
+   */
+  observe(upstream: string, status: number, seconds: number): void;
+}
+
+/** Request latencies from a fast cache hit to a slow upstream near the default 60 s read timeout. */
+const durationBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+// Index = status / 100; index 0 holds anything outside 100-599 a broken caller might pass.
+const codeClasses = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+interface UpstreamSeries {
+  requests: (Counter.Internal | undefined)[];
+  duration: { observe(value: number): void };
+}
+
+export function createMetrics({
+  getUpstreams,
+  getClientConnections,
+  getUpstreamConnections,
+}: MetricsOptions): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: 'gatehouse_requests_total',
+    help: 'Client requests answered, by the upstream that answered and the status class sent',
+    labelNames: ['upstream', 'code_class'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'gatehouse_request_duration_seconds',
+    help: 'Time from a client request to the end of its response, by upstream',
+    labelNames: ['upstream'] as const,
+    buckets: durationBuckets,
+    registers,
+  });
+
+  // Upstream.failures is the one count of failed attempts (retried ones included); the counter
+  // follows it at scrape time. Keyed by object: a pool swap that replaces an upstream starts over.
+  const failuresSeen = new WeakMap<Upstream, number>();
+  new Counter({
+    name: 'gatehouse_upstream_failures_total',
+    help: 'Failed attempts to an upstream: connection errors, timeouts and 5xx counted as failures',
+    labelNames: ['upstream'] as const,
+    registers,
+    collect() {
+      for (const upstream of getUpstreams()) {
+        const seen = failuresSeen.get(upstream) ?? 0;
+        const delta = upstream.failures - seen;
+        failuresSeen.set(upstream, upstream.failures);
+        // Zero still creates the series, so a healthy upstream shows 0 rather than nothing.
+        this.inc({ upstream: upstream.address }, Math.max(delta, 0));
+      }
+    },
+  });
+
+  new Gauge({
+    name: 'gatehouse_upstream_healthy',
+    help: 'Whether an upstream may take requests now (1) or is out by active or passive health (0)',
+    labelNames: ['upstream'] as const,
+    registers,
+    collect() {
+      // Reset first so an upstream removed from the pool disappears rather than freezing.
+      this.reset();
+      const now = Date.now();
+      for (const upstream of getUpstreams())
+        this.set({ upstream: upstream.address }, upstream.available(now) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_upstream_in_flight',
+    help: 'Requests being forwarded to an upstream now',
+    labelNames: ['upstream'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const upstream of getUpstreams()) this.set({ upstream: upstream.address }, upstream.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_client_connections',
+    help: 'Client connections open on the proxy',
+    registers,
+    collect() {
+      this.set(getClientConnections());
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_upstream_connections',
+    help: 'Connections to upstreams: active (carrying a request) and idle (kept alive for reuse)',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      const { active, idle } = getUpstreamConnections();
+      this.set({ state: 'active' }, active);
+      this.set({ state: 'idle' }, idle);
+    },
+  });
+
+  collectDefaultMetrics({ register: registry });
+
+  const series = new Map<string, UpstreamSeries>();
+
+  function seriesOf(upstream: string): UpstreamSeries {
+    let found = series.get(upstream);
+    if (found === undefined) {
+      found = { requests: [], duration: duration.labels(upstream) };
+      series.set(upstream, found);
+    }
+    return found;
+  }
+
+  return {
+    registry,
+    observe: function observeRequest(upstream, status, seconds) {
+      const upstreamSeries = seriesOf(upstream);
+      const index = status >= 100 && status < 600 ? Math.floor(status / 100) : 0;
+      let counter = upstreamSeries.requests[index];
+      if (counter === undefined) {
+        counter = requests.labels(upstream, codeClasses[index] ?? 'other');
+        upstreamSeries.requests[index] = counter;
+      }
+      counter.inc();
+      // prom-client throws on a non-finite value; a metrics call must never fail a request.
+      if (Number.isFinite(seconds) && seconds >= 0) upstreamSeries.duration.observe(seconds);
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { renderStatusPage } from './page.js';
+import type { StatusSnapshot } from './snapshot.js';
+
+export interface StatusServerOptions {
+  getSnapshot: () => StatusSnapshot;
+  metrics: { registry: Registry };
+  logger?: Pick<Logger, 'error'>;
+  /** Seconds between reloads of the HTML page. */
+  refreshSeconds?: number;
+}
+
+const allow = 'GET, HEAD';
+
+// The page is self-contained: no scripts at all, styles only inline. A hostile upstream name that
+// slipped past escaping still could not run or load anything.
+const htmlHeaders = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+} as const;
+
+/**
+ * The status listener: `/status` (HTML for people, JSON for `Accept: application/json` or
+ * `?format=json`) and `/metrics` (Prometheus). Returned not listening; the caller picks the address.
+ */
+export function createStatusServer({
+  getSnapshot,
+  metrics,
+  logger,
+  refreshSeconds = 2,
+}: StatusServerOptions): Server {
+  const server = createServer(function handleStatusRequest(req, res) {
+    route(req, res).catch((err: unknown) => fail(res, err));
+  });
+  // Malformed request heads: answer 400 where the socket still can, never let it throw.
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { pathname, searchParams } = parseTarget(req.url);
+    if (pathname !== '/' && pathname !== '/status' && pathname !== '/metrics') {
+      return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', allow);
+      return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+    }
+    if (pathname === '/') {
+      res.setHeader('location', '/status');
+      return send(res, 302, 'text/plain; charset=utf-8', 'see /status\n');
+    }
+    if (pathname === '/metrics') {
+      const text = await metrics.registry.metrics();
+      res.setHeader('cache-control', 'no-store');
+      return send(res, 200, metrics.registry.contentType, text);
+    }
+    const snapshot = getSnapshot();
+    res.setHeader('vary', 'Accept');
+    if (searchParams.get('format') === 'json' || prefersJson(req.headers.accept)) {
+      res.setHeader('cache-control', 'no-store');
+      return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(snapshot, null, 2)}\n`);
+    }
+    for (const [name, value] of Object.entries(htmlHeaders)) res.setHeader(name, value);
+    return send(res, 200, htmlHeaders['content-type'], renderStatusPage(snapshot, { refreshSeconds }));
+  }
+
+  function fail(res: ServerResponse, err: unknown): void {
+    logger?.error({ err }, 'status listener: request failed');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    try {
+      send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+    } catch {
+      res.destroy();
+    }
+  }
+
+  return server;
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.statusCode = status;
+  res.setHeader('content-type', contentType);
+  res.setHeader('content-length', Buffer.byteLength(body));
+  // Node drops the body of a HEAD response by itself, keeping the length a GET would have.
+  res.end(body);
+}
+
+function parseTarget(target: string | undefined): { pathname: string; searchParams: URLSearchParams } {
+  try {
+    const url = new URL(target ?? '/', 'http://status.invalid');
+    return { pathname: url.pathname, searchParams: url.searchParams };
+  } catch {
+    return { pathname: '', searchParams: new URLSearchParams() };
+  }
+}
+
+/** True when the Accept header ranks application/json above text/html (absent counts as q=0). */
+export function prefersJson(accept: string | undefined): boolean {
+  if (!accept) return false;
+  let json = 0;
+  let html = 0;
+  for (const part of accept.split(',')) {
+    const [range = '', ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    const qParam = params.find((p) => p.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (!Number.isFinite(q)) continue;
+    if (range === 'application/json') json = Math.max(json, q);
+    else if (range === 'text/html') html = Math.max(html, q);
+  }
+  return json > 0 && json >= html;
+}
