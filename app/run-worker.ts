@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Config, workerEnv } from '../config/index.js';
 import { type GatewayApp, toGatewayApp } from './gateway.js';
+import { exitAfterDrainOnSignals } from './lifecycle.js';
 import { createLogger } from './logger.js';
 import { createSite } from './site/index.js';
 import { createWorker } from './worker.js';
@@ -51,26 +52,5 @@ export async function runWorker({ config, appModule, env = process.env }: RunWor
   logger.info({ host: address.address, port: address.port, app: modulePath ?? 'sample site' }, 'listening');
   process.send?.('ready');
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'draining');
-    worker.shutdown().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  // pm2 sends 'shutdown' over IPC when it cannot signal (e.g. on Windows); handle it the same way.
-  process.on('message', (msg) => {
-    if (msg === 'shutdown') stop('shutdown');
-  });
+  exitAfterDrainOnSignals(logger, () => worker.shutdown());
 }

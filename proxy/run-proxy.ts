@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { exitAfterDrainOnSignals } from '../app/lifecycle.js';
 import { createLogger } from '../app/logger.js';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
 import { createProxyServer } from './server.js';
@@ -47,27 +48,7 @@ export async function runProxy(options: RunProxyOptions): Promise<void> {
       else logger.error({ err }, 'reload failed, keeping the running config');
     }
   });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'draining');
-    proxy.shutdown().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('message', (msg) => {
-    if (msg === 'shutdown') stop('shutdown');
-  });
+  exitAfterDrainOnSignals(logger, () => proxy.shutdown());
 }
 
 function runPrimary(options: RunProxyOptions): void {
