@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { createDrainer } from './drain.js';
 import { serveFetch } from './fetch-adapter.js';
 import type { GatewayApp, RequestContext, WorkerInfo } from './gateway.js';
 import type { Logger } from './logger.js';
@@ -43,9 +44,6 @@ export function createWorker(options: WorkerOptions): Worker {
     keepaliveTimeout = 65_000,
   } = options;
   const info: WorkerInfo = { pid: process.pid, instance, port };
-  let closing = false;
-  let inFlight = 0;
-  let idleWaiter: (() => void) | null = null;
   // Upgraded (WebSocket) sockets leave the HTTP server's books: server.close() would wait on them forever.
   const upgraded = new Set<Duplex>();
 
@@ -54,6 +52,7 @@ export function createWorker(options: WorkerOptions): Worker {
     handle,
   );
   server.keepAliveTimeout = keepaliveTimeout;
+  const drainer = createDrainer(server);
   server.headersTimeout = keepaliveTimeout + 1000;
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -62,13 +61,11 @@ export function createWorker(options: WorkerOptions): Worker {
     const requestId = typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
-    if (closing) res.setHeader('connection', 'close');
-    inFlight++;
+    drainer.track(res);
     let finished = false;
     const done = () => {
       if (finished) return;
       finished = true;
-      inFlight--;
       logger.info(
         {
           requestId,
@@ -80,10 +77,6 @@ export function createWorker(options: WorkerOptions): Worker {
         },
         'request',
       );
-      if (closing) {
-        server.closeIdleConnections();
-        if (inFlight === 0) idleWaiter?.();
-      }
     };
     res.once('finish', done);
     res.once('close', done);
@@ -126,7 +119,7 @@ export function createWorker(options: WorkerOptions): Worker {
       socket.on('error', () => socket.destroy());
       upgraded.add(socket);
       socket.once('close', () => upgraded.delete(socket));
-      if (closing) {
+      if (drainer.closing) {
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
@@ -161,26 +154,10 @@ export function createWorker(options: WorkerOptions): Worker {
       });
     },
     async shutdown() {
-      if (closing) return;
-      closing = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      if (inFlight > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => {
-            idleWaiter = resolve;
-          }),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(() => {
-              logger.warn({ inFlight }, 'grace period over; closing open connections');
-              resolve();
-            }, gracePeriod);
-          }),
-        ]);
-        clearTimeout(timer);
-      }
-      server.closeAllConnections();
+      if (drainer.closing) return;
+      const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+      const left = await drainer.drain(gracePeriod);
+      if (left > 0) logger.warn({ inFlight: left }, 'grace period over; closed open connections');
       // The app says goodbye on its long-lived sockets (WebSocket close 1001), then they are cut.
       await app.close?.();
       for (const socket of upgraded) socket.destroy();

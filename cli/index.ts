@@ -3,6 +3,8 @@ import { registerCheck } from './check.js';
 import { registerNginx } from './nginx.js';
 import { registerProxy } from './proxy.js';
 import { registerSchema } from './schema.js';
+import { registerStatus } from './status.js';
+import { registerUp } from './up.js';
 import { registerWorker } from './worker.js';
 
 // Entry point only: parse flags, call library functions. Importing anything else starts nothing.
@@ -16,5 +18,7 @@ registerCheck(program);
 registerProxy(program);
 registerNginx(program);
 registerSchema(program);
+registerUp(program);
+registerStatus(program);
 
 await program.parseAsync(process.argv);

@@ -43,7 +43,8 @@ function timeLocal(now: number): string {
 }
 
 // nginx escapes quotes, backslashes and control characters in logged strings as \xHH.
-const UNSAFE = new RegExp('["\\\\\\x00-\\x1f\\x7f]', 'g');
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped
+const UNSAFE = /["\\\x00-\x1f\x7f]/g;
 const quote = (value: string | undefined) =>
   value ? value.replace(UNSAFE, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : '-';
 

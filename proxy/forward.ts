@@ -7,6 +7,7 @@ import type { AccessLog } from './access-log.js';
 import { errorPage, ProxyError, reasonPhrase, toProxyError } from './errors.js';
 import { forwardedHeaders, peerAddress, requestId, responseHeaders, stripHopByHop } from './headers.js';
 import { NO_EXCLUSIONS } from './pool/balancer.js';
+import { pickDespiteHealth } from './pool/panic.js';
 import type { Upstream } from './pool/upstream.js';
 import type { Runtime } from './runtime.js';
 
@@ -146,10 +147,18 @@ export function createForwarder(options: ForwarderOptions) {
     const { req, runtime } = ex;
     const bodyTimeout = runtime.config.timeouts.clientBody;
     if (bodyTimeout <= 0) return;
-    req.socket.setTimeout(bodyTimeout, () => {
+    const socket = req.socket;
+    const onTimeout = () => {
       if (!req.complete) reject(ex, new ProxyError('GH_ERR_CLIENT_TIMEOUT', 'client body timeout'));
-    });
-    req.once('end', () => req.socket.setTimeout(0));
+    };
+    socket.setTimeout(bodyTimeout, onTimeout);
+    // The socket outlives the request (keep-alive): take the timer and its listener off again.
+    const clear = () => {
+      socket.setTimeout(0);
+      socket.removeListener('timeout', onTimeout);
+    };
+    req.once('end', clear);
+    req.once('close', clear);
   }
 
   /**
@@ -170,7 +179,8 @@ export function createForwarder(options: ForwarderOptions) {
   function attempt(ex: Exchange): void {
     const { runtime, req, res } = ex;
     const exclude = ex.tried ?? NO_EXCLUSIONS;
-    const upstream = runtime.balancer.pick(runtime.pool, ex.clientIp, exclude);
+    const upstream =
+      runtime.balancer.pick(runtime.pool, ex.clientIp, exclude) ?? pickDespiteHealth(runtime.pool, exclude);
     if (!upstream) {
       return reject(ex, ex.lastError ?? new ProxyError('GH_ERR_NO_UPSTREAM', 'no upstream available'));
     }
@@ -394,10 +404,11 @@ const LINGER_BYTES = 64 * 1024 * 1024;
 
 /**
  * nginx's lingering close: after answering early (413, 408, an upstream error) while the client
- * is still sending, read and discard its body for a while before closing. Closing at once would
- * reset the connection and the client would see a broken pipe instead of the answer.
+ * is still sending, read and discard its body. Closing at once would reset the connection and the
+ * client would see a broken pipe instead of the answer. A body that does not end within
+ * LINGER_MS, or is larger than LINGER_BYTES, gets the connection closed.
  */
-function lingerThenClose(req: IncomingMessage, res: ServerResponse): void {
+function lingerThenClose(req: IncomingMessage, _res: ServerResponse): void {
   const socket = req.socket;
   let discarded = 0;
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
@@ -406,11 +417,9 @@ function lingerThenClose(req: IncomingMessage, res: ServerResponse): void {
     discarded += chunk.length;
     if (discarded > LINGER_BYTES) socket.destroy();
   });
-  req.once('end', () => {
-    clearTimeout(timer);
-    if (res.writableFinished) socket.end();
-    else res.once('finish', () => socket.end());
-  });
+  // Drained in time: the connection stays open for the client's next request (the answer said
+  // keep-alive), as the client may already be writing it.
+  req.once('end', () => clearTimeout(timer));
   req.once('close', () => clearTimeout(timer));
   req.resume();
 }

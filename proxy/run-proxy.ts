@@ -33,7 +33,13 @@ export async function runProxy(options: RunProxyOptions): Promise<void> {
   });
   process.on('unhandledRejection', (err) => logger.fatal({ err }, 'unhandled rejection'));
   const proxy = createProxyServer(config, { logger });
-  await proxy.listen();
+  try {
+    await proxy.listen();
+  } catch (err) {
+    // A proxy that cannot listen must not look alive to pm2 or docker: exit for a restart.
+    logger.fatal({ err }, 'cannot listen');
+    process.exit(1);
+  }
   process.send?.('ready');
 
   process.on('SIGHUP', () => {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createProxyServer as createHttpProxy } from 'http-proxy-3';
+import { createDrainer } from '../app/drain.js';
 import type { Logger } from '../app/logger.js';
 import type { Config } from '../config/index.js';
 import { type AccessLog, createAccessLog } from './access-log.js';
@@ -41,9 +42,6 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
   const makeSource = options.createSource ?? ((config: Config) => createPoolSource(config, logger));
   let runtime = createRuntime(initial, Pool.fromServers(initial.upstream.servers));
   let accessLog: AccessLog | null = createAccessLog(initial.accessLog);
-  let closing = false;
-  let inFlight = 0;
-  let drained: (() => void) | null = null;
   const sockets = new Set<Socket>();
   const tunnels = new Set<Duplex>();
 
@@ -71,7 +69,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
         status.observe(upstream?.address ?? noUpstream, code, seconds);
       },
     },
-    isClosing: () => closing,
+    isClosing: () => drainer.closing,
   });
 
   const server: Server = createServer(
@@ -84,13 +82,10 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     onRequest,
   );
   applyClientTimeouts(initial);
+  const drainer = createDrainer(server);
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
-    inFlight++;
-    res.once('close', () => {
-      inFlight--;
-      if (closing && inFlight === 0) drained?.();
-    });
+    drainer.track(res);
     forwarder.handle(req, res);
   }
 
@@ -107,7 +102,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       proxy: httpProxy,
       getRuntime: () => runtime,
       logger,
-      isClosing: () => closing,
+      isClosing: () => drainer.closing,
       handleHttp: onRequest,
       tunnels,
     }),
@@ -233,31 +228,18 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       logger.info({ upstreams: runtime.pool.upstreams.map((u) => u.address) }, 'configuration reloaded');
     },
     async shutdown() {
-      if (closing) return;
-      closing = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      if (drainer.closing) return;
+      const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
       for (const tunnel of tunnels) tunnel.end();
-      if (inFlight > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => {
-            drained = resolve;
-          }),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, runtime.config.timeouts.shutdown);
-          }),
-        ]);
-        clearTimeout(timer);
-        if (inFlight > 0) logger.warn({ inFlight }, 'shutdown timeout; cutting open requests');
-      }
-      server.closeAllConnections();
+      const left = await drainer.drain(runtime.config.timeouts.shutdown);
+      if (left > 0) logger.warn({ inFlight: left }, 'shutdown timeout; cut open requests');
       for (const tunnel of tunnels) tunnel.destroy();
       health?.stop();
       source.stop();
       await closed;
-      await new Promise<void>((resolve) => status.server.close(() => resolve()));
+      const statusClosed = new Promise<void>((resolve) => status.server.close(() => resolve()));
       status.server.closeAllConnections();
+      await statusClosed;
       runtime.agent.destroy();
       httpProxy.close();
       accessLog?.close();

@@ -6,6 +6,7 @@ import type { Logger } from '../app/logger.js';
 import { rawErrorResponse } from './errors.js';
 import { forwardedHeaders, isWebSocketUpgrade, peerAddress, requestId, stripHopByHop } from './headers.js';
 import { NO_EXCLUSIONS } from './pool/balancer.js';
+import { pickDespiteHealth } from './pool/panic.js';
 import type { Runtime } from './runtime.js';
 
 export interface UpgradeHandlerOptions {
@@ -44,7 +45,9 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
     const id = requestId(req.headers, trusted);
     forwardedHeaders(req.headers, { peer, trusted, clientIp });
     stripHopByHop(req.headers, true);
-    const upstream = runtime.balancer.pick(runtime.pool, clientIp, NO_EXCLUSIONS);
+    const upstream =
+      runtime.balancer.pick(runtime.pool, clientIp, NO_EXCLUSIONS) ??
+      pickDespiteHealth(runtime.pool, NO_EXCLUSIONS);
     if (!upstream) {
       logger.error({ requestId: id, url: req.url, code: 'GH_ERR_NO_UPSTREAM' }, 'Bad Gateway');
       socket.end(rawErrorResponse(502));

@@ -1,0 +1,138 @@
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import type { StartOptions } from 'pm2';
+import { type Config, loadConfig, packageRoot } from '../../config/index.js';
+
+/** pm2's `--env NAME` picks `env_NAME`; `development` also turns on the file watcher. */
+export type EcosystemProfile = 'production' | 'development';
+
+/** One app of an ecosystem file: pm2's start options plus the keys only files have. */
+export interface Pm2App extends StartOptions {
+  name: string;
+  env: Record<string, string>;
+  env_production: Record<string, string>;
+  env_development: Record<string, string>;
+  watch_delay?: number;
+  watch_options?: Record<string, unknown>;
+}
+
+export interface Ecosystem {
+  apps: Pm2App[];
+}
+
+export interface EcosystemOptions {
+  /** The package root: where bin/gatehouse.js and dist/ are (default: this package). */
+  root?: string;
+  profile?: EcosystemProfile;
+}
+
+export const WORKER_APP = 'gatehouse-worker';
+export const PROXY_APP = 'gatehouse-proxy';
+
+// How long pm2 waits for a process's 'ready' before it treats it as up anyway and, during a
+// reload, moves on to the next instance. Start-up takes well under a second; a reload that moved
+// on early would take down the next worker while this one is not listening yet.
+const LISTEN_TIMEOUT = 15_000;
+// pm2 sends SIGINT, then SIGKILL after kill_timeout. The worker and the proxy give up on slow
+// requests after their own grace period; the margin lets them close those connections and exit
+// by themselves, so SIGKILL stays a backstop for a process that hangs.
+const KILL_MARGIN = 5_000;
+
+/**
+ * The pm2 ecosystem for a config: the workers as one fork-mode app with one instance per worker
+ * (each gets its port from `increment_var`, as gunicorn's workers would share one), and the proxy.
+ *
+ * The proxy runs in cluster mode even with one instance: then pm2's master holds the listening
+ * socket, and `pm2 reload gatehouse-proxy` starts the new proxy process next to the old one before
+ * the old one drains, so no connection is refused. A fork-mode proxy can only be restarted, and
+ * clients would meet a closed port in the gap.
+ */
+export function createEcosystem(config: Config, options: EcosystemOptions = {}): Ecosystem {
+  const { root = packageRoot, profile = 'production' } = options;
+  const script = join(root, 'bin', 'gatehouse.js');
+  // The config file travels as an absolute path: pm2 may start the processes from another cwd.
+  const shared: Record<string, string> = config.source ? { GATEHOUSE_CONFIG: config.source } : {};
+  const development = profile === 'development';
+  const { workers } = config;
+
+  const worker: Pm2App = {
+    name: WORKER_APP,
+    script,
+    args: ['worker'],
+    cwd: root,
+    exec_mode: 'fork',
+    instances: workers.count,
+    increment_var: 'PORT',
+    env: { ...shared, PORT: String(workers.port), HOST: workers.host },
+    env_production: { NODE_ENV: 'production' },
+    env_development: { NODE_ENV: 'development' },
+    wait_ready: true,
+    listen_timeout: LISTEN_TIMEOUT,
+    kill_timeout: workers.gracePeriod + KILL_MARGIN,
+    max_memory_restart: workers.maxMemory,
+    merge_logs: true,
+    ...(development ? watchOptions(config, root) : { watch: false }),
+  };
+
+  const proxy: Pm2App = {
+    name: PROXY_APP,
+    script,
+    args: ['proxy'],
+    cwd: root,
+    exec_mode: 'cluster',
+    instances: config.instances,
+    env: { ...shared },
+    env_production: { NODE_ENV: 'production' },
+    env_development: { NODE_ENV: 'development' },
+    wait_ready: true,
+    listen_timeout: LISTEN_TIMEOUT,
+    kill_timeout: config.timeouts.shutdown + KILL_MARGIN,
+    merge_logs: true,
+    watch: false,
+  };
+
+  return { apps: [worker, proxy] };
+}
+
+/**
+ * What a code change touches: the compiled app, config and CLI the workers run, the templates, the
+ * config files, and the user's app module's directory. pm2 restarts the workers when one changes.
+ */
+function watchOptions(config: Config, root: string): Partial<Pm2App> {
+  const watched = ['dist/app', 'dist/config', 'dist/cli', 'app/site/views', 'config/default.yaml'];
+  const ignored = ['node_modules', 'logs', 'test', '*.log', '**/*.map'];
+  if (config.workers.app) {
+    const appDir = dirname(resolve(root, config.workers.app));
+    watched.push(relativeOrAbsolute(root, appDir));
+    // The app's own project, when it lives outside this one: its dependencies, logs and tests too.
+    if (isAbsolute(relativeOrAbsolute(root, appDir))) {
+      ignored.push(...['node_modules', 'logs', 'test'].map((name) => join(appDir, name)));
+    }
+  }
+  if (config.source) watched.push(relativeOrAbsolute(root, config.source));
+  return {
+    watch: [...new Set(watched)],
+    ignore_watch: ignored,
+    // A build rewrites many files at once: one restart for the lot.
+    watch_delay: 1000,
+  };
+}
+
+function relativeOrAbsolute(root: string, path: string): string {
+  const rel = relative(root, path);
+  return rel.startsWith('..') || isAbsolute(rel) ? path : rel || '.';
+}
+
+/** The profile pm2 was asked for (`--env development`, `--env=production`); production by default. */
+export function profileFromArgv(argv: readonly string[]): EcosystemProfile {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = arg === '--env' ? argv[i + 1] : arg.startsWith('--env=') ? arg.slice(6) : undefined;
+    if (value === 'development' || value === 'production') return value;
+  }
+  return 'production';
+}
+
+/** What ecosystem.config.cjs exports: the config from $GATEHOUSE_CONFIG or the embedded default. */
+export function ecosystemFromConfig(argv: readonly string[] = []): Ecosystem {
+  return createEcosystem(loadConfig(), { profile: profileFromArgv(argv) });
+}

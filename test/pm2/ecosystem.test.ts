@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { loadConfig, packageRoot } from '../../config/index.js';
+import {
+  createEcosystem,
+  type Ecosystem,
+  type Pm2App,
+  PROXY_APP,
+  profileFromArgv,
+  WORKER_APP,
+} from '../../deploy/pm2/ecosystem.js';
+
+/** A config file in a temp dir (JSON is YAML), loaded the way every process loads it. */
+function withConfig<T>(document: Record<string, unknown>, use: (file: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-eco-'));
+  try {
+    const file = join(dir, 'gatehouse.yaml');
+    writeFileSync(file, JSON.stringify(document));
+    return use(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function app(ecosystem: Ecosystem, name: string): Pm2App {
+  const found = ecosystem.apps.find((a) => a.name === name);
+  assert.ok(found, `no app ${name}`);
+  return found;
+}
+
+const document = {
+  instances: 3,
+  workers: {
+    count: 4,
+    port: 9100,
+    host: '127.0.0.2',
+    grace_period: '7s',
+    max_memory: '300M',
+    app: 'site/app.js',
+  },
+  timeouts: { shutdown: '12s' },
+};
+
+describe('createEcosystem', () => {
+  test('the workers are one fork-mode app with one instance per configured worker, ports from increment_var', () => {
+    withConfig(document, (file) => {
+      const config = loadConfig({ file });
+      const worker = app(createEcosystem(config), WORKER_APP);
+      assert.equal(worker.exec_mode, 'fork');
+      assert.equal(worker.instances, 4);
+      assert.equal(worker.increment_var, 'PORT');
+      assert.equal(worker.env.PORT, '9100');
+      assert.equal(worker.env.HOST, '127.0.0.2');
+      assert.equal(worker.script, join(packageRoot, 'bin', 'gatehouse.js'));
+      assert.deepEqual(worker.args, ['worker']);
+      assert.equal(worker.max_memory_restart, '300M');
+    });
+  });
+
+  test('pm2 waits for ready and gives each process longer than its own grace period before SIGKILL', () => {
+    withConfig(document, (file) => {
+      const config = loadConfig({ file });
+      const { apps } = createEcosystem(config);
+      for (const a of apps) {
+        assert.equal(a.wait_ready, true, a.name);
+        assert.ok((a.listen_timeout ?? 0) >= 5000, `${a.name} listen_timeout`);
+      }
+      assert.ok((app({ apps }, WORKER_APP).kill_timeout ?? 0) > config.workers.gracePeriod);
+      assert.ok((app({ apps }, PROXY_APP).kill_timeout ?? 0) > config.timeouts.shutdown);
+    });
+  });
+
+  test('the proxy runs in cluster mode with the configured instances, so a reload never closes the port', () => {
+    for (const instances of [1, 3]) {
+      withConfig({ instances }, (file) => {
+        const proxy = app(createEcosystem(loadConfig({ file })), PROXY_APP);
+        assert.equal(proxy.exec_mode, 'cluster');
+        assert.equal(proxy.instances, instances);
+        assert.deepEqual(proxy.args, ['proxy']);
+      });
+    }
+  });
+
+  test('every process gets the config file as an absolute GATEHOUSE_CONFIG; the embedded default passes none', () => {
+    withConfig(document, (file) => {
+      for (const a of createEcosystem(loadConfig({ file })).apps)
+        assert.equal(a.env.GATEHOUSE_CONFIG, file, a.name);
+    });
+    for (const a of createEcosystem(loadConfig({ env: {} })).apps)
+      assert.equal(a.env.GATEHOUSE_CONFIG, undefined);
+  });
+
+  test('production and development profiles: NODE_ENV for both, the watcher only in development', () => {
+    withConfig(document, (file) => {
+      const config = loadConfig({ file });
+      const production = app(createEcosystem(config, { profile: 'production' }), WORKER_APP);
+      assert.equal(production.env_production.NODE_ENV, 'production');
+      assert.equal(production.env_development.NODE_ENV, 'development');
+      assert.equal(production.watch, false);
+
+      const development = app(createEcosystem(config, { profile: 'development' }), WORKER_APP);
+      assert.ok(Array.isArray(development.watch));
+      const watched = development.watch as string[];
+      for (const path of ['dist/app', 'app/site/views', 'config/default.yaml', 'site']) {
+        assert.ok(watched.includes(path), `watches ${path}: ${watched.join(', ')}`);
+      }
+      assert.ok(watched.includes(file), 'watches the config file');
+      for (const ignored of ['node_modules', 'logs', 'test']) {
+        assert.ok(development.ignore_watch?.includes(ignored), `ignores ${ignored}`);
+      }
+      // The proxy is never watched: pm2 would restart it (a gap), not reload it.
+      assert.equal(app(createEcosystem(config, { profile: 'development' }), PROXY_APP).watch, false);
+    });
+  });
+});
+
+describe('profileFromArgv', () => {
+  test('reads pm2 --env in both spellings and defaults to production', () => {
+    assert.equal(profileFromArgv(['node', 'pm2', 'start', 'ecosystem.config.cjs']), 'production');
+    assert.equal(profileFromArgv(['start', 'x', '--env', 'development']), 'development');
+    assert.equal(profileFromArgv(['start', 'x', '--env=development']), 'development');
+    assert.equal(profileFromArgv(['start', 'x', '--env', 'staging']), 'production');
+  });
+});
+
+describe('ecosystem.config.cjs', () => {
+  const file = join(packageRoot, 'ecosystem.config.cjs');
+  // pm2 loads it with require() in its own CLI process; do exactly that in a fresh node.
+  function requireEcosystem(configFile: string, nodeFlags: string[] = [], argv: string[] = []): Ecosystem {
+    const script = `process.argv.push(...${JSON.stringify(argv)}); process.stdout.write(JSON.stringify(require(${JSON.stringify(file)})))`;
+    const result = spawnSync(process.execPath, [...nodeFlags, '-e', script], {
+      cwd: tmpdir(),
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, GATEHOUSE_CONFIG: configFile },
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    return JSON.parse(result.stdout) as Ecosystem;
+  }
+
+  test('is derived from the file in GATEHOUSE_CONFIG, not a copy of its numbers', () => {
+    withConfig(document, (configFile) => {
+      const ecosystem = requireEcosystem(configFile);
+      assert.deepEqual(ecosystem, createEcosystem(loadConfig({ file: configFile })));
+      assert.equal(app(ecosystem, WORKER_APP).instances, 4);
+      assert.equal(app(ecosystem, PROXY_APP).instances, 3);
+    });
+  });
+
+  test('follows pm2 --env development to the development profile', () => {
+    withConfig(document, (configFile) => {
+      const ecosystem = requireEcosystem(configFile, [], ['--env', 'development']);
+      assert.ok(Array.isArray(app(ecosystem, WORKER_APP).watch));
+    });
+  });
+
+  test('loads on a Node without require(esm) too, through a child process', () => {
+    // Node 20.19+ has require(esm) on by default; this flag turns it off, as on older Node.
+    withConfig(document, (configFile) => {
+      const ecosystem = requireEcosystem(configFile, ['--no-experimental-require-module']);
+      assert.deepEqual(ecosystem, createEcosystem(loadConfig({ file: configFile })));
+    });
+  });
+
+  test('a bad config file fails with every problem listed, before pm2 starts anything', () => {
+    withConfig({ workers: { count: 'many', port: 99999 } }, (configFile) => {
+      const script = `require(${JSON.stringify(file)})`;
+      const result = spawnSync(process.execPath, ['-e', script], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, GATEHOUSE_CONFIG: configFile },
+        timeout: 30_000,
+      });
+      assert.notEqual(result.status, 0);
+      assert.match(result.stderr, /workers\.count/);
+      assert.match(result.stderr, /workers\.port/);
+    });
+  });
+});
