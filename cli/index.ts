@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerCheck } from './check.js';
+import { registerDeploy } from './deploy.js';
 import { registerNginx } from './nginx.js';
 import { registerProxy } from './proxy.js';
 import { registerSchema } from './schema.js';
@@ -20,5 +21,6 @@ registerNginx(program);
 registerSchema(program);
 registerUp(program);
 registerStatus(program);
+registerDeploy(program);
 
 await program.parseAsync(process.argv);

@@ -72,6 +72,12 @@ export function toProxyError(err: unknown, requestSent: boolean): ProxyError {
   if (err instanceof ProxyError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
   const message = (err as Error | undefined)?.message ?? String(err);
+  // undici's codes: no connection within timeouts.connect; no response byte within timeouts.read.
+  if (code === 'UND_ERR_CONNECT_TIMEOUT')
+    return new ProxyError('GH_ERR_UPSTREAM_CONNECT_TIMEOUT', 'upstream connect timeout', false);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new ProxyError('GH_ERR_UPSTREAM_TIMEOUT', 'upstream read timeout', true);
+  }
   if (CONNECT_CODES.has(code)) return new ProxyError('GH_ERR_UPSTREAM_CONNECT', `${code}: ${message}`, false);
   if (!requestSent) return new ProxyError('GH_ERR_UPSTREAM_CONNECT', `${code || 'error'}: ${message}`, false);
   return new ProxyError('GH_ERR_UPSTREAM_RESET', `${code || 'error'}: ${message}`, true);

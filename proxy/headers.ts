@@ -88,24 +88,29 @@ export function isWebSocketUpgrade(method: string | undefined, headers: Incoming
 /**
  * The upstream's response head as a flat [name, value, ...] list for writeHead, without
  * hop-by-hop headers or headers the upstream's Connection names. Keeps order, case and
- * repeated lines (Set-Cookie).
+ * repeated lines (Set-Cookie). Takes undici's raw header buffers or Node's rawHeaders strings.
  */
-export function responseHeaders(rawHeaders: readonly string[], requestIdValue: string): string[] {
-  let named: Set<string> | null = null;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.length === 10 && rawHeaders[i]!.toLowerCase() === 'connection') {
-      named ??= new Set();
-      for (const token of rawHeaders[i + 1]!.split(',')) named.add(token.trim().toLowerCase());
-    }
-  }
+export function responseHeaders(rawHeaders: readonly (string | Buffer)[], requestIdValue: string): string[] {
   const out: string[] = [];
+  let named: Set<string> | null = null;
   let hasId = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
+    const name = rawHeaders[i]!.toString();
+    const value = rawHeaders[i + 1]!.toString('latin1');
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') {
+        named ??= new Set();
+        for (const token of value.split(',')) named.add(token.trim().toLowerCase());
+      }
+      continue;
+    }
     if (lower === 'x-request-id') hasId = true;
-    out.push(name, rawHeaders[i + 1]!);
+    out.push(name, value);
+  }
+  if (named) {
+    // Rare: the upstream named extra hop-by-hop headers in Connection; drop those too.
+    for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!.toLowerCase())) out.splice(i, 2);
   }
   if (!hasId) out.push('X-Request-Id', requestIdValue);
   return out;

@@ -1,5 +1,6 @@
 import type { Logger } from '../app/logger.js';
 import type { Config } from '../config/index.js';
+import { createDockerSource } from './discovery/docker-source.js';
 import { createDnsSource } from './pool/dns-source.js';
 import type { PoolSource } from './pool/source.js';
 import { createStaticSource } from './pool/static-source.js';
@@ -11,6 +12,7 @@ export function createPoolSource(config: Config, logger: Logger): PoolSource {
   const { upstream } = config;
   const defaults = { maxFails: upstream.maxFails, failTimeout: upstream.failTimeout };
   if (upstream.resolve) return createDnsSource(upstream.resolve, defaults, { logger });
+  if (upstream.docker) return createDockerSource(upstream.docker, defaults, { logger });
   return createStaticSource(upstream.servers);
 }
 

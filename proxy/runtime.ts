@@ -1,5 +1,5 @@
-import { Agent } from 'node:http';
 import type { Config } from '../config/index.js';
+import { UpstreamConnections } from './connections.js';
 import { type Balancer, createBalancer } from './pool/balancer.js';
 import type { Pool } from './pool/pool.js';
 import { createTrust, type Trust } from './trust.js';
@@ -13,7 +13,7 @@ export interface Runtime {
   readonly config: Config;
   pool: Pool;
   readonly balancer: Balancer;
-  readonly agent: Agent;
+  readonly connections: UpstreamConnections;
   readonly trust: Trust;
   readonly retryOn: {
     readonly error: boolean;
@@ -22,30 +22,21 @@ export interface Runtime {
   };
 }
 
-/**
- * The upstream keep-alive pool (nginx `keepalive N` + HTTP/1.1): idle sockets kept per upstream
- * up to `keepalive`, closed after `keepalive_timeout` idle; LIFO so hot sockets are reused.
- */
-export function createUpstreamAgent(config: Config): Agent {
-  return new Agent({
-    keepAlive: true,
-    maxFreeSockets: Math.max(1, config.upstream.keepalive),
-    timeout: config.upstream.keepaliveTimeout,
-    scheduling: 'lifo',
-  });
-}
-
 export function createRuntime(config: Config, pool: Pool, previous?: Runtime): Runtime {
-  const sameAgent =
+  const connectionOptions = {
+    keepaliveTimeout: config.upstream.keepaliveTimeout,
+    connectTimeout: config.timeouts.connect,
+  };
+  const sameConnections =
     previous &&
-    previous.config.upstream.keepalive === config.upstream.keepalive &&
-    previous.config.upstream.keepaliveTimeout === config.upstream.keepaliveTimeout;
+    previous.connections.options.keepaliveTimeout === connectionOptions.keepaliveTimeout &&
+    previous.connections.options.connectTimeout === connectionOptions.connectTimeout;
   const next = config.retries.nextUpstream;
   return {
     config,
     pool,
     balancer: createBalancer(config.upstream.balance),
-    agent: sameAgent ? previous.agent : createUpstreamAgent(config),
+    connections: sameConnections ? previous.connections : new UpstreamConnections(connectionOptions),
     trust: createTrust(config.trustedProxies),
     retryOn: {
       error: next.includes('error'),

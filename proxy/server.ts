@@ -52,7 +52,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
   const status = createStatusListener({
     getUpstreams: () => runtime.pool.upstreams,
     getClientConnections: () => sockets.size,
-    getUpstreamConnections: () => countAgentSockets(runtime),
+    getUpstreamConnections: () => runtime.connections.counts(),
     logger,
     refreshSeconds: 2,
   });
@@ -142,6 +142,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
   function startPool(config: Config): void {
     source.start((servers) => {
       runtime.pool = Pool.fromServers(servers, runtime.pool);
+      runtime.connections.retain(new Set(servers.map((server) => server.address)));
       logger.info({ servers: servers.map((s) => s.address) }, 'pool updated');
     });
     health = null;
@@ -224,7 +225,8 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
         source.stop();
       }
       startPool(config);
-      if (previous.agent !== runtime.agent) retireAgent(previous);
+      // New connection settings: the old connections finish their requests, then close.
+      if (previous.connections !== runtime.connections) void previous.connections.close();
       logger.info({ upstreams: runtime.pool.upstreams.map((u) => u.address) }, 'configuration reloaded');
     },
     async shutdown() {
@@ -240,7 +242,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       const statusClosed = new Promise<void>((resolve) => status.server.close(() => resolve()));
       status.server.closeAllConnections();
       await statusClosed;
-      runtime.agent.destroy();
+      await runtime.connections.destroy();
       httpProxy.close();
       accessLog?.close();
     },
@@ -255,19 +257,4 @@ function listenOn(server: Server, port: number, host: string): Promise<AddressIn
       resolve(server.address() as AddressInfo);
     });
   });
-}
-
-function countAgentSockets(runtime: Runtime): { active: number; idle: number } {
-  let active = 0;
-  let idle = 0;
-  for (const list of Object.values(runtime.agent.sockets)) active += list?.length ?? 0;
-  for (const list of Object.values(runtime.agent.freeSockets)) idle += list?.length ?? 0;
-  return { active, idle };
-}
-
-/** An agent replaced by a reload: its idle sockets close now, busy ones after their request. */
-function retireAgent(previous: Runtime): void {
-  for (const list of Object.values(previous.agent.freeSockets))
-    for (const socket of list ?? []) socket.destroy();
-  previous.agent.on('free', (socket: Socket) => socket.destroy());
 }

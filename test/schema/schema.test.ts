@@ -8,7 +8,11 @@ import { configSchema, defaultConfigFile, packageRoot } from '../../config/index
 
 test('the committed gatehouse.schema.json equals a fresh export (npm run schema re-writes it)', () => {
   const committed = readFileSync(join(packageRoot, 'gatehouse.schema.json'), 'utf8');
-  assert.equal(committed, `${JSON.stringify(configSchema, null, 2)}\n`, 'gatehouse.schema.json is stale: run `npm run schema`');
+  assert.equal(
+    committed,
+    `${JSON.stringify(configSchema, null, 2)}\n`,
+    'gatehouse.schema.json is stale: run `npm run schema`',
+  );
 });
 
 test('the published schema accepts the embedded default config and rejects an unknown key', () => {

@@ -1,0 +1,98 @@
+import { NETWORK_LABEL, ROLE_LABEL, type Role, STACK_LABEL } from '../../proxy/discovery/labels.js';
+import type { ContainerSpec, NetworkSpec } from './engine.js';
+import { CONFIG_PATH, CONTAINER_SOCKET, PROXY_PORT, STATUS_PORT } from './stack-config.js';
+
+const SECOND = 1_000_000_000;
+
+/** What every container of a stack shares. */
+export interface StackSpecOptions {
+  stack: string;
+  image: string;
+  network: string;
+  /** Seconds between SIGTERM and SIGKILL on `docker stop`: longer than the drain. */
+  stopTimeout: number;
+}
+
+export interface ProxySpecOptions extends StackSpecOptions {
+  /** Host address and port the proxy is published on (127.0.0.1:8080). */
+  bind: string;
+  port: number;
+  /** The engine socket on the engine's host, mounted for discovery. */
+  socket: string;
+  /** The group owning that socket, so the non-root proxy may open it; null to add none. */
+  socketGid: number | null;
+}
+
+export function networkName(stack: string): string {
+  return `${stack}-net`;
+}
+
+export function proxyName(stack: string): string {
+  return `${stack}-proxy`;
+}
+
+/** Worker names carry a random suffix: a rollout runs old and new side by side. */
+export function workerName(stack: string, suffix: string): string {
+  return `${stack}-worker-${suffix}`;
+}
+
+export function stackLabels(stack: string, role: Role): Record<string, string> {
+  return { [STACK_LABEL]: stack, [ROLE_LABEL]: role };
+}
+
+export function networkSpec(stack: string): NetworkSpec {
+  return {
+    Name: networkName(stack),
+    Driver: 'bridge',
+    CheckDuplicate: true,
+    Labels: { [STACK_LABEL]: stack },
+  };
+}
+
+/**
+ * Checked every 2 s (the image's test, GET /healthz), so a new worker joins the pool about 2 s after
+ * it listens; the engine's health_status event is what discovery reacts to. Unhealthy only after
+ * 5 failures of up to 5 s each: a busy host must not make a working container leave the pool.
+ */
+const healthcheck = { Interval: 2 * SECOND, Timeout: 5 * SECOND, Retries: 5, StartPeriod: 15 * SECOND };
+
+export function workerSpec(options: StackSpecOptions & { name: string }): ContainerSpec {
+  const { stack, image, network, stopTimeout, name } = options;
+  return {
+    name,
+    Image: image,
+    Cmd: ['worker', '--config', CONFIG_PATH],
+    Labels: { ...stackLabels(stack, 'worker'), [NETWORK_LABEL]: network },
+    StopTimeout: stopTimeout,
+    Healthcheck: healthcheck,
+    HostConfig: {
+      // Docker's tini as PID 1 forwards SIGTERM to Node and reaps zombies.
+      Init: true,
+      NetworkMode: network,
+      RestartPolicy: { Name: 'unless-stopped' },
+    },
+  };
+}
+
+export function proxySpec(options: ProxySpecOptions): ContainerSpec {
+  const { stack, image, network, stopTimeout, bind, port, socket, socketGid } = options;
+  return {
+    name: proxyName(stack),
+    Image: image,
+    Cmd: ['proxy', '--config', CONFIG_PATH],
+    Env: [`GATEHOUSE_HEALTH_URL=http://127.0.0.1:${STATUS_PORT}/status`],
+    Labels: stackLabels(stack, 'proxy'),
+    ExposedPorts: { [`${PROXY_PORT}/tcp`]: {} },
+    StopTimeout: stopTimeout,
+    Healthcheck: healthcheck,
+    HostConfig: {
+      Init: true,
+      NetworkMode: network,
+      RestartPolicy: { Name: 'unless-stopped' },
+      PortBindings: { [`${PROXY_PORT}/tcp`]: [{ HostIp: bind, HostPort: String(port) }] },
+      // Read-only stops writes to the socket file, not API calls through it: see deploy/README.md.
+      Binds: [`${socket}:${CONTAINER_SOCKET}:ro`],
+      ...(socketGid === null ? {} : { GroupAdd: [String(socketGid)] }),
+    },
+  };
+}

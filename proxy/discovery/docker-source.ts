@@ -1,0 +1,263 @@
+import type { Logger } from '../../app/logger.js';
+import type { DockerDiscoveryConfig, ServerConfig } from '../../config/index.js';
+import type { PoolSource } from '../pool/source.js';
+import { type BackoffOptions, backoffDelay } from './backoff.js';
+import {
+  type ContainerSummary,
+  createDockerClient,
+  type DockerClient,
+  type DockerEvent,
+} from './docker-client.js';
+import { createJsonLineParser } from './json-lines.js';
+import { stackLabelFilter } from './labels.js';
+import { classifyContainers, type SkippedContainer } from './pool-snapshot.js';
+
+/** Timer functions, injectable so tests drive debounce and backoff without waiting. */
+export interface SourceTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface DockerSourceOptions {
+  /** The engine; default: dockerode on config.socket. */
+  docker?: DockerClient;
+  logger?: Logger;
+  /** Events arriving within this many ms cause one re-list (a rollout fires dozens). */
+  debounce?: number;
+  /** Reconnection after the engine connection is lost. */
+  retry?: BackoffOptions;
+  timers?: SourceTimers;
+}
+
+/** Events after which the set of running, healthy workers may differ. */
+const RELIST_ACTIONS = new Set([
+  'start',
+  'restart',
+  'die',
+  'stop',
+  'kill',
+  'destroy',
+  'pause',
+  'unpause',
+  'health_status',
+]);
+/** Signals that end a worker (docker stop sends SIGTERM); the engine reports them by number. */
+const STOP_SIGNALS = new Set([
+  '15',
+  '2',
+  '3',
+  '9',
+  'SIGTERM',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGKILL',
+  'TERM',
+  'INT',
+  'QUIT',
+  'KILL',
+]);
+
+const defaultTimers: SourceTimers = {
+  setTimeout(callback, ms) {
+    const timer = setTimeout(callback, ms);
+    // The source must never be what keeps a process alive.
+    timer.unref();
+    return timer;
+  },
+  clearTimeout(handle) {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
+};
+
+/**
+ * The pool from Docker, as Traefik's Docker provider builds its config: list the stack's worker
+ * containers, build a complete snapshot with a pure function, and on every container event
+ * (start, die, stop, kill, health_status) re-list and rebuild — never patch. Events are watched
+ * before the first listing, so none is missed between the two.
+ *
+ * A worker sent a stop signal leaves the pool at the engine's `kill` event — when it starts to
+ * drain — not seconds later when it dies. The few requests racing that moment find its listener
+ * closed, are refused before any byte was sent, and the proxy retries them on another worker.
+ *
+ * A lost engine connection (events stream ended, a listing failed) is retried with exponential
+ * backoff; the last snapshot stays in force meanwhile, as an outage of the engine is not an outage
+ * of the workers.
+ */
+export function createDockerSource(
+  config: DockerDiscoveryConfig,
+  defaults: { maxFails: number; failTimeout: number },
+  options: DockerSourceOptions = {},
+): PoolSource {
+  const {
+    docker = createDockerClient(config.socket),
+    logger,
+    debounce = 100,
+    retry = { initial: 500, max: 30_000 },
+    timers = defaultTimers,
+  } = options;
+  const listFilters = JSON.stringify({
+    label: stackLabelFilter(config.stack, 'worker'),
+    status: ['running'],
+  });
+  const eventFilters = JSON.stringify({
+    type: ['container'],
+    label: stackLabelFilter(config.stack, 'worker'),
+  });
+
+  let deliver: ((servers: readonly ServerConfig[]) => void) | null = null;
+  // Bumped by start, stop and every lost connection: callbacks of an older connection are ignored.
+  let connection = 0;
+  let events: NodeJS.ReadableStream | null = null;
+  let relistTimer: unknown = null;
+  let retryTimer: unknown = null;
+  let failures = 0;
+  let listed: readonly ContainerSummary[] | null = null;
+  let listSeq = 0;
+  let appliedSeq = 0;
+  let lastKey: string | null = null;
+  const leaving = new Set<string>();
+  const reported = new Map<string, string>();
+
+  function connect(): void {
+    const conn = ++connection;
+    docker.getEvents({ filters: eventFilters }).then(
+      function watch(stream) {
+        if (conn !== connection) return closeStream(stream);
+        events = stream;
+        const parser = createJsonLineParser(
+          (event) => onEvent(event as DockerEvent),
+          (line) => logger?.warn({ line: line.slice(0, 200) }, 'docker discovery: unreadable event'),
+        );
+        stream.on('data', (chunk: Buffer | string) => {
+          if (conn === connection) parser.push(chunk);
+        });
+        stream.on('error', (error: unknown) => lost(conn, error));
+        stream.on('end', () => lost(conn, new Error('docker event stream ended')));
+        stream.on('close', () => lost(conn, new Error('docker event stream closed')));
+        relist(conn);
+      },
+      (error: unknown) => lost(conn, error),
+    );
+  }
+
+  function relist(conn: number): void {
+    const seq = ++listSeq;
+    docker.listContainers({ filters: listFilters }).then(
+      function apply(containers) {
+        // An older listing that answers late must not undo a newer one.
+        if (conn !== connection || seq < appliedSeq) return;
+        appliedSeq = seq;
+        if (failures > 0) logger?.info({ stack: config.stack }, 'docker discovery: connection restored');
+        failures = 0;
+        listed = containers;
+        const present = new Set(containers.map((c) => c.Id));
+        for (const id of leaving) if (!present.has(id)) leaving.delete(id);
+        publish();
+      },
+      (error: unknown) => lost(conn, error),
+    );
+  }
+
+  function scheduleRelist(): void {
+    if (relistTimer !== null) return;
+    relistTimer = timers.setTimeout(() => {
+      relistTimer = null;
+      relist(connection);
+    }, debounce);
+  }
+
+  function onEvent(event: DockerEvent): void {
+    if (event.Type !== undefined && event.Type !== 'container') return;
+    const id = event.Actor?.ID;
+    const action = (event.Action ?? '').split(':')[0]!.trim();
+    if (!id || !RELIST_ACTIONS.has(action)) return;
+    if (action === 'kill' && STOP_SIGNALS.has(event.Actor?.Attributes?.signal ?? '')) {
+      leaving.add(id);
+      // Rebuilt from the last listing at once: every ms counts between the signal and the refusal.
+      publish();
+    } else if (action === 'start' || action === 'restart') {
+      leaving.delete(id);
+    }
+    scheduleRelist();
+  }
+
+  function publish(): void {
+    if (!deliver || listed === null) return;
+    const { servers, skipped } = classifyContainers(listed, { ...config, ...defaults, leaving });
+    report(skipped);
+    const key = servers.map((s) => s.address).join(' ');
+    if (key === lastKey) return;
+    lastKey = key;
+    logger?.info({ stack: config.stack, servers: servers.map((s) => s.address) }, 'docker pool changed');
+    try {
+      deliver(Object.freeze(servers));
+    } catch (error) {
+      // The consumer's bug must not stop discovery.
+      logger?.error({ err: error, stack: config.stack }, 'applying the docker pool failed');
+    }
+  }
+
+  /** Logs each container's reason once, when it changes, not on every re-list. */
+  function report(skipped: readonly SkippedContainer[]): void {
+    const now = new Map(skipped.map((s) => [s.id, s.reason]));
+    for (const s of skipped) {
+      if (reported.get(s.id) === s.reason) continue;
+      const fields = { container: s.name, id: s.id.slice(0, 12), reason: s.reason };
+      if (s.broken) logger?.warn(fields, 'docker discovery: container skipped');
+      else logger?.debug(fields, 'docker discovery: container not in the pool');
+    }
+    reported.clear();
+    for (const [id, reason] of now) reported.set(id, reason);
+  }
+
+  function lost(conn: number, error: unknown): void {
+    if (conn !== connection || deliver === null) return;
+    connection++;
+    closeEvents();
+    if (relistTimer !== null) timers.clearTimeout(relistTimer);
+    relistTimer = null;
+    const delay = backoffDelay(failures++, retry);
+    logger?.warn(
+      { err: error, stack: config.stack, retryIn: delay, attempt: failures },
+      'docker discovery: engine connection lost; keeping the last pool',
+    );
+    retryTimer = timers.setTimeout(() => {
+      retryTimer = null;
+      if (deliver !== null) connect();
+    }, delay);
+  }
+
+  function closeEvents(): void {
+    if (events) closeStream(events);
+    events = null;
+  }
+
+  return {
+    start(onSnapshot) {
+      if (deliver !== null) return;
+      deliver = onSnapshot;
+      lastKey = null;
+      failures = 0;
+      connect();
+    },
+    stop() {
+      deliver = null;
+      connection++;
+      closeEvents();
+      for (const timer of [relistTimer, retryTimer]) if (timer !== null) timers.clearTimeout(timer);
+      relistTimer = null;
+      retryTimer = null;
+      listed = null;
+      leaving.clear();
+      reported.clear();
+    },
+  };
+}
+
+function closeStream(stream: NodeJS.ReadableStream): void {
+  const destroyable = stream as NodeJS.ReadableStream & { destroy?: () => void };
+  stream.removeAllListeners('data');
+  // A destroyed stream may still emit 'error'; it has nobody left to tell.
+  stream.on('error', () => {});
+  destroyable.destroy?.();
+}

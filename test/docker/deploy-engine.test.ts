@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { createDeployer, createEngine, socketGroup, stackConfig } from '../../deploy/docker/index.js';
+import {
+  containersServing,
+  derivedImage,
+  dockerSkipReason,
+  ensureTestImage,
+  freePort,
+  get,
+  repoRoot,
+  run,
+  startLoad,
+  waitFor,
+} from '../helpers/docker.js';
+
+// End to end against the real engine: the dockerode deployer and the proxy's Docker discovery.
+
+const skip = dockerSkipReason();
+const cliSkip = /^ {2}deploy /m.test(
+  spawnSync(process.execPath, ['bin/gatehouse.js', '--help'], { cwd: repoRoot, encoding: 'utf8' }).stdout ??
+    '',
+)
+  ? null
+  : 'the deploy command is not registered in cli/index.ts yet';
+
+describe('gatehouse deploy on a Docker engine', { skip: skip ?? false }, () => {
+  const stack = `ghdeploy${process.pid}`;
+  const engine = createEngine();
+  const config = stackConfig(stack);
+  const lines: string[] = [];
+  const deployer = createDeployer({ engine, stack, out: (line) => lines.push(line) });
+  const rolloutTag = `gatehouse-test-rollout:${process.pid}`;
+  let image = '';
+  let port = 0;
+  let url = '';
+  const labelled = (kind: 'ps' | 'network') =>
+    run(
+      kind === 'ps'
+        ? ['docker', 'ps', '-a', '-q', '--filter', `label=gatehouse.stack=${stack}`]
+        : ['docker', 'network', 'ls', '-q', '--filter', `label=gatehouse.stack=${stack}`],
+    )
+      .split('\n')
+      .filter(Boolean);
+  const workerIds = () =>
+    run([
+      'docker',
+      'ps',
+      '-q',
+      '--filter',
+      `label=gatehouse.stack=${stack}`,
+      '--filter',
+      'label=gatehouse.role=worker',
+    ])
+      .split('\n')
+      .filter(Boolean);
+
+  before(async () => {
+    image = await ensureTestImage();
+    port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+  });
+
+  after(async () => {
+    await deployer.down().catch(() => {});
+    await engine.removeImage(rolloutTag).catch(() => {});
+  });
+
+  test('up starts the workers and the proxy, which serves the site over both workers found by their labels', async () => {
+    await deployer.up({
+      image,
+      workers: 2,
+      config,
+      bind: '127.0.0.1',
+      port,
+      socket: '/var/run/docker.sock',
+      socketGid: socketGroup('/var/run/docker.sock'),
+    });
+    const workers = workerIds();
+    assert.equal(workers.length, 2);
+    const serving = await waitFor('both workers to serve through the proxy', async () => {
+      const seen = await containersServing(`${url}/headers`, workers);
+      return seen.size === 2 ? seen : undefined;
+    });
+    assert.equal(serving.size, 2);
+  });
+
+  test('scale 3 adds a worker that the running proxy picks up', async () => {
+    await deployer.scale({ workers: 3, config });
+    const workers = workerIds();
+    assert.equal(workers.length, 3);
+    const serving = await waitFor(
+      'three workers to serve',
+      async () => {
+        const seen = await containersServing(`${url}/headers`, workers, 30);
+        return seen.size === 3 ? seen : undefined;
+      },
+      30_000,
+      500,
+    );
+    assert.equal(serving.size, 3);
+  });
+
+  test('rollout to a new image under load drops no request', async (t) => {
+    await derivedImage(image, rolloutTag);
+    const before = new Set(workerIds());
+    const load = startLoad(`${url}/headers`, { connections: 10, maxRequests: 200_000, maxDuration: 120_000 });
+    await waitFor('load to flow', async () => (load.result.ok > 20 ? true : undefined), 10_000, 50);
+    await deployer.rollout({ image: rolloutTag, config });
+    // A little traffic after the last old worker is gone, on the new pool only.
+    const atEnd = load.result.ok;
+    await waitFor(
+      'traffic after the rollout',
+      async () => (load.result.ok > atEnd + 50 ? true : undefined),
+      10_000,
+      50,
+    );
+    const result = await load.stop();
+    t.diagnostic(
+      `rollout under load: ${result.failed} failed of ${result.ok + result.failed} requests ${JSON.stringify(result.failures)}`,
+    );
+    assert.equal(result.failed, 0, `failures: ${JSON.stringify(result.failures)}`);
+    assert.ok(result.ok > 100);
+
+    const after = workerIds();
+    assert.equal(after.length, 3, 'as many workers as before');
+    assert.ok(
+      after.every((id) => !before.has(id)),
+      'every worker replaced',
+    );
+    for (const id of after)
+      assert.equal(run(['docker', 'inspect', '-f', '{{.Config.Image}}', id]).trim(), rolloutTag);
+  });
+
+  test('status lists the proxy and every worker', async () => {
+    const rows = await deployer.status();
+    assert.deepEqual(
+      rows.map((r) => r.role),
+      ['proxy', 'worker', 'worker', 'worker'],
+    );
+    assert.ok(
+      rows.every((r) => r.state === 'running' && r.health === 'healthy'),
+      JSON.stringify(rows),
+    );
+  });
+
+  test('the CLI prints the same status as a table', { skip: cliSkip ?? false }, () => {
+    const out = run([process.execPath, 'bin/gatehouse.js', 'deploy', 'status', '--stack', stack]);
+    assert.match(out, /^NAME +ROLE +STATE +HEALTH +ADDRESS +IMAGE\n/);
+    assert.match(
+      out,
+      new RegExp(`\\n${stack}-proxy +proxy +running +healthy +127\\.0\\.0\\.1:${port}->8080/tcp`),
+    );
+    assert.equal(out.match(/ worker +running +healthy /g)?.length, 3);
+  });
+
+  test('down leaves no labelled container or network, and the proxy port is closed', async () => {
+    const result = await deployer.down();
+    assert.equal(result.containers, 4);
+    assert.deepEqual(labelled('ps'), []);
+    assert.deepEqual(labelled('network'), []);
+    await assert.rejects(get(`${url}/healthz`));
+  });
+});
