@@ -42,11 +42,24 @@ function timeLocal(now: number): string {
   return cachedTime;
 }
 
-// nginx escapes quotes, backslashes and control characters in logged strings as \xHH.
+// nginx escapes a quote, a backslash, control characters and every byte from 0x7F up as \xHH
+// (upper-case hex); header values arrive latin1-decoded, one character per byte. An absent
+// value is "-", an empty one stays empty.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped
-const UNSAFE = /["\\\x00-\x1f\x7f]/g;
-const quote = (value: string | undefined) =>
-  value ? value.replace(UNSAFE, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : '-';
+const UNSAFE = /["\\\x00-\x1f\x7f-\uffff]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped
+const UNSAFE_ALL = /["\\\x00-\x1f\x7f-\uffff]/g;
+function escapeChar(c: string): string {
+  const code = c.charCodeAt(0);
+  if (code <= 0xff) return `\\x${code.toString(16).toUpperCase().padStart(2, '0')}`;
+  let out = '';
+  for (const byte of Buffer.from(c, 'utf8')) out += `\\x${byte.toString(16).toUpperCase()}`;
+  return out;
+}
+function quote(value: string | undefined): string {
+  if (value === undefined) return '-';
+  return UNSAFE.test(value) ? value.replace(UNSAFE_ALL, escapeChar) : value;
+}
 
 /** nginx's `combined` format, byte for byte. */
 export function formatCombined(e: AccessEntry, now = Date.now()): string {

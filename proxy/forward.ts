@@ -27,6 +27,12 @@ export interface ForwarderOptions {
   isClosing: () => boolean;
 }
 
+/**
+ * Read timeouts shorter than this run on a timer of ours: undici's own timers have a resolution
+ * of about a second, fine for the usual 60 s, not for a 200 ms timeout.
+ */
+const PRECISE_BELOW = 2000;
+
 /** Methods that may be sent again after a failure (POST, PATCH, LOCK never are; nginx's rule). */
 const IDEMPOTENT = new Set([
   'GET',
@@ -101,6 +107,12 @@ export function createForwarder(options: ForwarderOptions) {
     const runtime = getRuntime();
     const { config, trust } = runtime;
     const headers = req.headers;
+    // Framing as the client sent it (Node has checked it: CL with TE, or two CLs, never get here).
+    const length = headers['content-length'];
+    const chunked = headers['transfer-encoding'] !== undefined;
+    // Hop-by-hop first: a header the client names in Connection must not take away one the
+    // proxy sets next (Connection: X-Real-IP).
+    const close = stripHopByHop(headers);
     const peer = peerAddress(req.socket.remoteAddress);
     const trusted = trust.isTrusted(peer);
     const clientIp = trusted
@@ -132,8 +144,6 @@ export function createForwarder(options: ForwarderOptions) {
     (req as Tagged)[EXCHANGE] = ex;
     res.once('close', () => finish(ex));
 
-    const length = headers['content-length'];
-    const chunked = headers['transfer-encoding'] !== undefined;
     if (length !== undefined && Number(length) > config.clientMaxBodySize) {
       return reject(
         ex,
@@ -142,7 +152,7 @@ export function createForwarder(options: ForwarderOptions) {
     }
     ex.hasBody = chunked || (length !== undefined && length !== '0');
     forwardedHeaders(headers, { peer, trusted, clientIp });
-    if (stripHopByHop(headers) || isClosing()) res.shouldKeepAlive = false;
+    if (close || isClosing()) res.shouldKeepAlive = false;
     // Node answered any Expect: 100-continue already; the upstream must not answer it again.
     if (headers.expect !== undefined) delete headers.expect;
     ex.countBody = chunked && length === undefined;
@@ -155,15 +165,16 @@ export function createForwarder(options: ForwarderOptions) {
     const { req, runtime } = ex;
     const bodyTimeout = runtime.config.timeouts.clientBody;
     if (bodyTimeout <= 0) return;
-    const socket = req.socket;
     const onTimeout = () => {
       if (!req.complete) reject(ex, new ProxyError('GH_ERR_CLIENT_TIMEOUT', 'client body timeout'));
     };
-    socket.setTimeout(bodyTimeout, onTimeout);
-    // The socket outlives the request (keep-alive): take the timer and its listener off again.
+    // On the request, not the socket: Node's server destroys a timed-out socket unless the
+    // request (or response) listens for the timeout.
+    req.setTimeout(bodyTimeout, onTimeout);
+    // The socket outlives the request (keep-alive): take the timer off again.
     const clear = () => {
-      socket.setTimeout(0);
-      socket.removeListener('timeout', onTimeout);
+      req.socket.setTimeout(0);
+      req.removeListener('timeout', onTimeout);
     };
     req.once('end', clear);
     req.once('close', clear);
@@ -186,16 +197,15 @@ export function createForwarder(options: ForwarderOptions) {
 
   function attempt(ex: Exchange): void {
     const { runtime, req, res } = ex;
+    // A retry never goes back to an upstream this request already tried.
+    if (ex.upstream && !ex.tried) ex.tried = new Set([ex.upstream]);
     const exclude = ex.tried ?? NO_EXCLUSIONS;
     const upstream =
       runtime.balancer.pick(runtime.pool, ex.clientIp, exclude) ?? pickDespiteHealth(runtime.pool, exclude);
     if (!upstream) {
       return reject(ex, ex.lastError ?? new ProxyError('GH_ERR_NO_UPSTREAM', 'no upstream available'));
     }
-    if (ex.upstream) {
-      ex.tried ??= new Set([ex.upstream]);
-      ex.tried.add(upstream);
-    }
+    ex.tried?.add(upstream);
     ex.upstream = upstream;
     ex.attempts++;
     ex.attemptStarted = performance.now();
@@ -229,10 +239,14 @@ export function createForwarder(options: ForwarderOptions) {
       this.body = ex.hasBody ? new PassThrough() : null;
     }
 
+    /** Our own read timer for timeouts under PRECISE_BELOW (undici's timers tick once a second). */
+    private readTimer: NodeJS.Timeout | null = null;
+
     dispatch(): void {
       const { ex } = this;
       const { req } = ex;
-      const read = ex.runtime.config.timeouts.read;
+      const timeout = ex.runtime.config.timeouts.read;
+      const read = timeout >= PRECISE_BELOW ? timeout : 0;
       try {
         ex.runtime.connections.for(this.upstream).dispatch(
           {
@@ -255,6 +269,13 @@ export function createForwarder(options: ForwarderOptions) {
       this.abort = abort;
       if (ex.attempt !== this) return abort();
       ex.requestSent = true;
+      const timeout = ex.runtime.config.timeouts.read;
+      if (timeout > 0 && timeout < PRECISE_BELOW) {
+        this.readTimer = setTimeout(() => {
+          this.readTimer = null;
+          abort(new ProxyError('GH_ERR_UPSTREAM_TIMEOUT', 'upstream read timeout', true));
+        }, timeout);
+      }
       if (this.body && !ex.settled) {
         ex.bodyStarted = true;
         ex.req.pipe(this.body);
@@ -286,6 +307,7 @@ export function createForwarder(options: ForwarderOptions) {
       }
       ex.settled = true;
       this.responded = true;
+      this.readTimer?.refresh();
       res.writeHead(status, statusText, responseHeaders(rawHeaders, ex.requestId));
       res.on('drain', resume);
       return true;
@@ -293,11 +315,13 @@ export function createForwarder(options: ForwarderOptions) {
 
     onData(chunk: Buffer): boolean {
       if (this.discarded) return false;
+      this.readTimer?.refresh();
       this.ex.bytesSent += chunk.length;
       return this.ex.res.write(chunk);
     }
 
     onComplete(): void {
+      this.stopTimer();
       if (this.discarded) return;
       this.complete = true;
       release(this.ex, 'success');
@@ -306,6 +330,7 @@ export function createForwarder(options: ForwarderOptions) {
 
     onError(err: Error): void {
       const { ex } = this;
+      this.stopTimer();
       this.complete = true;
       if (this.discarded || ex.attempt !== this || ex.done) return;
       if (this.responded) {
@@ -326,6 +351,11 @@ export function createForwarder(options: ForwarderOptions) {
       if (this.complete) return;
       this.discarded = true;
       this.abort?.();
+    }
+
+    private stopTimer(): void {
+      if (this.readTimer) clearTimeout(this.readTimer);
+      this.readTimer = null;
     }
 
     private discard(): void {
@@ -395,14 +425,17 @@ export function createForwarder(options: ForwarderOptions) {
     const body = errorPage(error.status);
     // A body the client is still sending was not read: it is drained and the connection closed
     // after it (lingerThenClose). Node's own close-after-response would reset it mid-upload.
-    const linger = ex.hasBody && !req.complete;
+    // A client too slow to send its body is not waited for any longer: 408 and close (nginx too).
+    const linger = ex.hasBody && !req.complete && error.code !== 'GH_ERR_CLIENT_TIMEOUT';
     if (linger) res.shouldKeepAlive = true;
+    else if (error.code === 'GH_ERR_CLIENT_TIMEOUT') res.shouldKeepAlive = false;
     res.writeHead(error.status, {
       'Content-Type': 'text/html',
       'Content-Length': Buffer.byteLength(body),
       'X-Request-Id': ex.requestId,
     });
     res.end(req.method === 'HEAD' ? undefined : body);
+    ex.bytesSent = req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
     if (linger) lingerThenClose(req, res);
   }
 

@@ -1,4 +1,4 @@
-import { BlockList, isIPv4 } from 'node:net';
+import { BlockList, isIP, isIPv4 } from 'node:net';
 import { parseCidr } from '../config/index.js';
 
 /**
@@ -45,11 +45,17 @@ export function createTrust(cidrs: readonly string[]): Trust {
     clientAddress(peer, forwardedFor) {
       if (!forwardedFor || !isTrusted(peer)) return peer;
       const hops = forwardedFor.split(',');
+      let client = peer;
       for (let i = hops.length - 1; i >= 0; i--) {
         const hop = hops[i]!.trim();
-        if (hop && !isTrusted(hop)) return hop;
+        if (hop === '') continue;
+        // nginx's realip stops at an entry that is not an address: the last one that parsed
+        // (the peer itself when it is the right-most) stands.
+        if (isIP(hop) === 0) return client;
+        client = hop;
+        if (!isTrusted(hop)) return hop;
       }
-      return hops[0]?.trim() || peer;
+      return client;
     },
   };
 }

@@ -5,9 +5,11 @@ import type { ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../app/logger.js';
 import { rawErrorResponse } from './errors.js';
 import { forwardedHeaders, isWebSocketUpgrade, peerAddress, requestId, stripHopByHop } from './headers.js';
-import { NO_EXCLUSIONS } from './pool/balancer.js';
 import { pickDespiteHealth } from './pool/panic.js';
+import type { Upstream } from './pool/upstream.js';
 import type { Runtime } from './runtime.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export interface UpgradeHandlerOptions {
   proxy: ProxyServer;
@@ -37,42 +39,71 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
     if (!isWebSocketUpgrade(req.method, req.headers)) return serveAsHttp(req, socket, head);
 
     const runtime = getRuntime();
+    const headers = req.headers;
+    stripHopByHop(headers, true);
     const peer = peerAddress(req.socket.remoteAddress);
     const trusted = runtime.trust.isTrusted(peer);
     const clientIp = trusted
-      ? runtime.trust.clientAddress(peer, req.headers['x-forwarded-for'] as string | undefined)
+      ? runtime.trust.clientAddress(peer, headers['x-forwarded-for'] as string | undefined)
       : peer;
-    const id = requestId(req.headers, trusted);
-    forwardedHeaders(req.headers, { peer, trusted, clientIp });
-    stripHopByHop(req.headers, true);
-    const upstream =
-      runtime.balancer.pick(runtime.pool, clientIp, NO_EXCLUSIONS) ??
-      pickDespiteHealth(runtime.pool, NO_EXCLUSIONS);
-    if (!upstream) {
-      logger.error({ requestId: id, url: req.url, code: 'GH_ERR_NO_UPSTREAM' }, 'Bad Gateway');
-      socket.end(rawErrorResponse(502));
-      return;
-    }
-    upstream.inFlight++;
-    upstream.requests++;
+    const id = requestId(headers, trusted);
+    forwardedHeaders(headers, { peer, trusted, clientIp });
+    const client = socket as Socket & { destroySoon: () => void };
     tunnels.add(socket);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      upstream.inFlight--;
-      tunnels.delete(socket);
-    };
-    socket.once('close', release);
-    proxy.ws(req, socket, head, { target: { host: upstream.host, port: upstream.port } }, (err) => {
-      upstream.recordFailure(Date.now());
-      logger.error(
-        { requestId: id, url: req.url, upstream: upstream.address, reason: err.message },
-        'WebSocket upstream failed',
+    socket.once('close', () => tunnels.delete(socket));
+    const tried = new Set<Upstream>();
+    const { tries } = runtime.config.retries;
+
+    const tryNext = (): void => {
+      const upstream =
+        runtime.balancer.pick(runtime.pool, clientIp, tried) ?? pickDespiteHealth(runtime.pool, tried);
+      const allowed = tried.size === 0 || (runtime.retryOn.error && (tries === 0 || tried.size < tries));
+      if (!upstream || !allowed || socket.destroyed) {
+        logger.error(
+          { requestId: id, url: req.url, code: 'GH_ERR_NO_UPSTREAM', tried: tried.size },
+          'Bad Gateway',
+        );
+        Reflect.deleteProperty(client, 'destroySoon');
+        socket.end(rawErrorResponse(502));
+        return;
+      }
+      tried.add(upstream);
+      upstream.inFlight++;
+      upstream.requests++;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        upstream.inFlight--;
+      };
+      socket.once('close', release);
+      // http-proxy-3 destroys the client socket right after reporting a failed handshake; held
+      // back while another upstream may still take it (nothing was written to the client yet).
+      client.destroySoon = () => {};
+      proxy.ws(
+        req,
+        socket,
+        tried.size === 1 ? head : EMPTY,
+        { target: { host: upstream.host, port: upstream.port } },
+        (err) => {
+          release();
+          socket.off('close', release);
+          if (client.bytesWritten > 0) {
+            // The tunnel was open (the 101 went out) and broke: close it, nothing to retry.
+            Reflect.deleteProperty(client, 'destroySoon');
+            socket.destroy();
+            return;
+          }
+          upstream.recordFailure(Date.now());
+          logger.warn(
+            { requestId: id, url: req.url, upstream: upstream.address, reason: err.message },
+            'WebSocket upstream failed; trying the next upstream',
+          );
+          tryNext();
+        },
       );
-      if (socket.writable) socket.write(rawErrorResponse(502));
-      release();
-    });
+    };
+    tryNext();
     // http-proxy-3 zeroes the socket timeout; a tunnel idle both ways this long is closed.
     const idle = runtime.config.timeouts.websocketIdle;
     if (idle > 0) (socket as Socket).setTimeout(idle, () => socket.destroy());
@@ -92,10 +123,8 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);
-    res.once('finish', () => {
-      res.detachSocket(socket as Socket);
-      socket.end();
-    });
+    // The socket is closed after the answer; its close ends the response's books (drain, log).
+    res.once('finish', () => socket.end());
     handleHttp(req, res);
   }
 }

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { Agent, get } from 'node:http';
+import { describe, test } from 'node:test';
+import { createCountingRelay, head, rawExchange, request, servers, startProxy } from '../helpers/proxy.js';
+import { createRawBackend, headerValue } from '../helpers/raw-backend.js';
+import { startWorker } from '../helpers/worker-process.js';
+
+describe('upstream keep-alive (nginx keepalive + HTTP/1.1)', () => {
+  test('100 sequential requests from a keep-alive client use at most 2 upstream connections', async (t) => {
+    const backend = await createRawBackend({ name: 'a' });
+    t.after(() => backend.close());
+    const proxy = await startProxy(t, { upstream: { servers: servers(backend.port) } });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    for (let i = 0; i < 100; i++) {
+      assert.equal(await getOn(proxy.port, `/n/${i}`, agent), 200);
+    }
+    assert.equal(backend.requests.length, 100);
+    assert.ok(backend.connections <= 2, `${backend.connections} upstream connections for 100 requests`);
+  });
+
+  test('100 requests on 100 new client connections, each with Connection: close, reuse upstream connections', async (t) => {
+    const backend = await createRawBackend({ name: 'a' });
+    t.after(() => backend.close());
+    const proxy = await startProxy(t, { upstream: { servers: servers(backend.port) } });
+    for (let i = 0; i < 100; i++) {
+      const reply = await request(proxy.port, { path: `/n/${i}`, headers: { Connection: 'close' } });
+      assert.equal(reply.status, 200);
+    }
+    assert.equal(backend.requests.length, 100);
+    assert.ok(backend.connections <= 2, `${backend.connections} upstream connections for 100 requests`);
+    for (const received of backend.requests) {
+      assert.notEqual(headerValue(received, 'connection')?.toLowerCase(), 'close');
+    }
+  });
+
+  test("a client's Connection: close closes the client connection after the response", async (t) => {
+    const backend = await createRawBackend({ name: 'a' });
+    t.after(() => backend.close());
+    const proxy = await startProxy(t, { upstream: { servers: servers(backend.port) } });
+    const reply = await rawExchange(proxy.port, head('GET / HTTP/1.1', 'Host: a', 'Connection: close'), {
+      wait: 3000,
+    });
+    assert.equal(reply.status, 200);
+    assert.match(reply.text, /\r\nConnection: close\r\n/i);
+    assert.equal(reply.closed, true);
+  });
+
+  test('upstream requests are HTTP/1.1 without Connection: close', async (t) => {
+    const backend = await createRawBackend({ name: 'a' });
+    t.after(() => backend.close());
+    const proxy = await startProxy(t, { upstream: { servers: servers(backend.port) } });
+    await request(proxy.port, { path: '/x' });
+    const [received] = backend.requests;
+    assert.ok(received);
+    assert.equal(received.startLine, 'GET /x HTTP/1.1');
+    assert.doesNotMatch(headerValue(received, 'connection') ?? '', /close/i);
+  });
+
+  test("a backend's Connection: close does not close the client's connection", async (t) => {
+    const backend = await createRawBackend({ name: 'a', answer: { close: true } });
+    t.after(() => backend.close());
+    const proxy = await startProxy(t, { upstream: { servers: servers(backend.port) } });
+    // Two requests on one client connection: both answered, the connection still open after.
+    const reply = await rawExchange(
+      proxy.port,
+      [head('GET /1 HTTP/1.1', 'Host: a'), head('GET /2 HTTP/1.1', 'Host: a')],
+      { gap: 300, wait: 1500 },
+    );
+    assert.equal(reply.text.match(/HTTP\/1\.1 200 /g)?.length, 2, reply.text);
+    assert.doesNotMatch(reply.text, /^connection: close/im);
+    assert.equal(reply.closed, false, 'the proxy closed the client connection');
+  });
+
+  test('with a real worker, 100 sequential requests open at most 2 upstream connections', async (t) => {
+    const worker = await startWorker();
+    t.after(() => worker.stop());
+    // A TCP relay in front of the worker counts the connections the proxy opens.
+    const relay = await createCountingRelay(worker.port);
+    t.after(() => relay.close());
+    const proxy = await startProxy(t, { upstream: { servers: servers(relay.port) } });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    for (let i = 0; i < 100; i++) assert.equal(await getOn(proxy.port, '/headers', agent), 200);
+    assert.ok(relay.connections >= 1);
+    assert.ok(relay.connections <= 2, `${relay.connections} upstream connections for 100 requests`);
+  });
+});
+
+/** GET on a given agent; resolves the status once the body is read. */
+function getOn(port: number, path: string, agent: Agent): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('no response within 10 s')));
+    req.on('error', reject);
+  });
+}
