@@ -79,7 +79,10 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       headersTimeout: initial.timeouts.clientHeader,
       requestTimeout: 0,
       // How often Node checks client_header_timeout (its default, 30 s, would make it that coarse).
-      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(initial.timeouts.clientHeader / 3))),
+      connectionsCheckingInterval: Math.max(
+        100,
+        Math.min(1000, Math.floor(initial.timeouts.clientHeader / 3)),
+      ),
     },
     onRequest,
   );
