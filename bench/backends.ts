@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { packageRoot } from '../config/index.js';
+import { freePort } from '../test/helpers/net.js';
 import type { FrontContext } from './fronts.js';
 import { GATEHOUSE_BIN } from './fronts.js';
-import { freePort } from './net.js';
 import { type Managed, startProcess } from './processes.js';
 
 export type BackendKind = 'hello' | 'site';

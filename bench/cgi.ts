@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { packageRoot } from '../config/index.js';
+import { freePort } from '../test/helpers/net.js';
 import { startBackend } from './backends.js';
 import { writeBenchConfig } from './bench-config.js';
 import { GATEHOUSE_BIN } from './fronts.js';
 import { type LoadResult, runLoad } from './load/index.js';
-import { freePort } from './net.js';
 import type { BenchOptions } from './options.js';
 import { type Managed, startProcess } from './processes.js';
 import type { PhaseContext } from './rounds.js';

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../config/index.js';
 import { renderNginx } from '../nginx/render.js';
+import { freePort } from '../test/helpers/net.js';
 import { NGINX_BIN, startNginx } from '../test/helpers/nginx.js';
 import { writeBenchConfig } from './bench-config.js';
-import { freePort } from './net.js';
 import { type Managed, startProcess, track } from './processes.js';
 
 export const GATEHOUSE_BIN = join(packageRoot, 'bin', 'gatehouse.js');

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitForPort } from './net.js';
+import { waitForPort } from '../test/helpers/net.js';
 import { processTree } from './proc-stat.js';
 
 export interface StartOptions {

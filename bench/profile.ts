@@ -1,6 +1,7 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../config/index.js';
+import { freePort } from '../test/helpers/net.js';
 import { startBackend } from './backends.js';
 import { writeBenchConfig } from './bench-config.js';
 import {
@@ -13,7 +14,6 @@ import {
 import { GATEHOUSE_BIN } from './fronts.js';
 import { type LoadResult, runLoad } from './load/index.js';
 import { findLoad, HEADLINE } from './loads.js';
-import { freePort } from './net.js';
 import type { BenchOptions } from './options.js';
 import { startProcess } from './processes.js';
 import type { PhaseContext } from './rounds.js';

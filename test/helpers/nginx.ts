@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { answers, freePort } from './net.js';
+
+export { freePort };
 
 /** Debian's nginx-light; `.ci/run` installs it. */
 export const NGINX_BIN = '/usr/sbin/nginx';
@@ -80,30 +82,6 @@ export interface RunningNginx {
   errors(): string;
   /** Stops nginx (TERM, then KILL) and waits for the master to exit; removes the prefix. */
   stop(): Promise<void>;
-}
-
-/** A port that was free a moment ago (bound on 127.0.0.1 port 0, then closed). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 function exited(child: ChildProcess): Promise<void> {
