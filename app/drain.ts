@@ -1,27 +1,45 @@
 import type { Server, ServerResponse } from 'node:http';
-import { Server as NetServer } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /**
- * How long idle keep-alive connections stay open after a drain starts. Closing them at once
- * (what Node's http `server.close()` does) races with a peer — the proxy's upstream pool, or a
- * client — writing its next request into one of them, and a POST lost that way cannot be retried.
- * Meanwhile every response says `Connection: close`, and the peer learns that this server is
- * going (new connections are refused).
+ * During a drain, a keep-alive connection is closed by us only after it sat idle this long.
+ * Closing idle connections at once (what Node's http `server.close()` does) races with a peer —
+ * the proxy's upstream pool, or a client — writing its next request into one of them, and a POST
+ * lost that way cannot be retried. Meanwhile every response says `Connection: close`, so a
+ * connection that is still in use closes itself after its next response, and a peer that keeps
+ * reusing its connections leaves none idle this long.
  */
-export const IDLE_CLOSE_DELAY = 1000;
+export const IDLE_CLOSE_AFTER = 2000;
+const SWEEP_EVERY = 100;
 
 export interface Drainer {
   readonly closing: boolean;
   /** Counts a response as in flight until it closes; during a drain it carries Connection: close. */
   track(res: ServerResponse): void;
-  /** Stop accepting, finish in-flight requests (up to `gracePeriod`), then close every connection. Resolves with what was still in flight. */
+  /** A socket handed over by an upgrade (WebSocket): its owner closes it, the drain leaves it alone. */
+  release(socket: Duplex): void;
+  /**
+   * Stop accepting, let in-flight requests finish and connections close (up to `gracePeriod`),
+   * then close every connection left. Resolves with the number of requests still in flight then.
+   */
   drain(gracePeriod: number): Promise<number>;
+}
+
+interface ConnectionState {
+  busy: number;
+  idleSince: number;
 }
 
 export function createDrainer(server: Server): Drainer {
   const active = new Set<ServerResponse>();
+  const connections = new Map<Socket, ConnectionState>();
   let closing = false;
-  let wake: (() => void) | null = null;
+
+  server.on('connection', (socket: Socket) => {
+    connections.set(socket, { busy: 0, idleSince: Date.now() });
+    socket.once('close', () => connections.delete(socket));
+  });
 
   return {
     get closing() {
@@ -29,27 +47,37 @@ export function createDrainer(server: Server): Drainer {
     },
     track(res) {
       active.add(res);
+      const state = res.socket ? connections.get(res.socket) : undefined;
+      if (state) state.busy++;
       if (closing) res.shouldKeepAlive = false;
       res.once('close', () => {
         active.delete(res);
-        if (active.size === 0) wake?.();
+        if (state) {
+          state.busy--;
+          state.idleSince = Date.now();
+        }
       });
+    },
+    release(socket) {
+      connections.delete(socket as Socket);
     },
     async drain(gracePeriod) {
       closing = true;
       for (const res of active) if (!res.headersSent) res.shouldKeepAlive = false;
-      // net.Server's close stops accepting and leaves open connections alone (see IDLE_CLOSE_DELAY).
+      // net.Server's close stops accepting and leaves open connections alone (see IDLE_CLOSE_AFTER).
       NetServer.prototype.close.call(server);
-      const timers: NodeJS.Timeout[] = [];
-      const delay = (ms: number) => new Promise<void>((resolve) => timers.push(setTimeout(resolve, ms)));
-      const idle = active.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (wake = resolve));
-      await Promise.race([
-        Promise.all([idle, delay(Math.min(IDLE_CLOSE_DELAY, gracePeriod))]),
-        delay(gracePeriod),
-      ]);
-      for (const timer of timers) clearTimeout(timer);
+      const deadline = Date.now() + gracePeriod;
+      while (Date.now() < deadline && (active.size > 0 || connections.size > 0)) {
+        const now = Date.now();
+        for (const [socket, state] of connections) {
+          if (state.busy === 0 && now - state.idleSince >= Math.min(IDLE_CLOSE_AFTER, gracePeriod))
+            socket.destroy();
+        }
+        await new Promise((resolve) => setTimeout(resolve, SWEEP_EVERY));
+      }
       const left = active.size;
       server.closeAllConnections();
+      for (const socket of connections.keys()) socket.destroy();
       return left;
     },
   };

@@ -118,6 +118,7 @@ export function createWorker(options: WorkerOptions): Worker {
     server.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy());
       upgraded.add(socket);
+      drainer.release(socket);
       socket.once('close', () => upgraded.delete(socket));
       if (drainer.closing) {
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

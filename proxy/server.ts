@@ -101,17 +101,19 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     onRequest(req, res);
   });
 
-  server.on(
-    'upgrade',
-    createUpgradeHandler({
-      proxy: httpProxy,
-      getRuntime: () => runtime,
-      logger,
-      isClosing: () => drainer.closing,
-      handleHttp: onRequest,
-      tunnels,
-    }),
-  );
+  const onUpgrade = createUpgradeHandler({
+    proxy: httpProxy,
+    getRuntime: () => runtime,
+    logger,
+    isClosing: () => drainer.closing,
+    handleHttp: onRequest,
+    tunnels,
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A tunnel is closed by its own path (shutdown ends it), not by the drain's idle sweep.
+    drainer.release(socket);
+    onUpgrade(req, socket, head);
+  });
 
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
