@@ -25,6 +25,8 @@ export interface ForwarderOptions {
   observer?: ForwardObserver;
   /** True while draining: responses then carry Connection: close. */
   isClosing: () => boolean;
+  /** Told the size of every body chunk streamed either way (see body-memory.ts). */
+  onBodyBytes?: (bytes: number) => void;
 }
 
 /**
@@ -88,7 +90,8 @@ type Tagged = IncomingMessage & { [EXCHANGE]?: Exchange };
  * body piped. Each step is a small function; this file only orders them.
  */
 export function createForwarder(options: ForwarderOptions) {
-  const { proxy, getRuntime, logger, observer, isClosing } = options;
+  const { proxy, getRuntime, logger, observer, isClosing, onBodyBytes } = options;
+  const countBodyBytes = onBodyBytes ? (chunk: Buffer) => onBodyBytes(chunk.length) : null;
 
   /**
    * The HTTP transport, as an http-proxy-3 pass in place of its own `stream` pass: the request goes
@@ -280,6 +283,7 @@ export function createForwarder(options: ForwarderOptions) {
         ex.bodyStarted = true;
         ex.req.pipe(this.body);
         if (ex.countBody) countBody(ex);
+        if (countBodyBytes) ex.req.on('data', countBodyBytes);
       }
     }
 
@@ -317,6 +321,7 @@ export function createForwarder(options: ForwarderOptions) {
       if (this.discarded) return false;
       this.readTimer?.refresh();
       this.ex.bytesSent += chunk.length;
+      onBodyBytes?.(chunk.length);
       return this.ex.res.write(chunk);
     }
 

@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { exitAfterDrainOnSignals } from '../app/lifecycle.js';
 import { createLogger } from '../app/logger.js';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
+import { BodyMemory, exposeCollector, keepParserOnBaselineCompiler } from './body-memory.js';
 import { createProxyServer } from './server.js';
 
 export interface RunProxyOptions {
@@ -32,7 +33,10 @@ export async function runProxy(options: RunProxyOptions): Promise<void> {
     logger.fatal({ err }, 'uncaught exception');
   });
   process.on('unhandledRejection', (err) => logger.fatal({ err }, 'unhandled rejection'));
-  const proxy = createProxyServer(config, { logger });
+  // Process-wide memory settings for streamed bodies (body-memory.ts), before any upstream connection.
+  keepParserOnBaselineCompiler();
+  const bodyMemory = new BodyMemory(exposeCollector());
+  const proxy = createProxyServer(config, { logger, onBodyBytes: bodyMemory.add });
   try {
     await proxy.listen();
   } catch (err) {

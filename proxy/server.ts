@@ -20,6 +20,8 @@ export interface ProxyServerOptions {
   logger: Logger;
   /** Overrides how the pool source is made (tests, the Docker discovery). */
   createSource?: PoolSourceFactory;
+  /** Told the size of every body chunk streamed either way (the process's BodyMemory). */
+  onBodyBytes?: (bytes: number) => void;
 }
 
 export interface ProxyServer {
@@ -70,6 +72,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       },
     },
     isClosing: () => drainer.closing,
+    onBodyBytes: options.onBodyBytes,
   });
 
   const server: Server = createServer(
