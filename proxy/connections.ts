@@ -17,6 +17,8 @@ export interface ConnectionOptions {
  */
 export class UpstreamConnections {
   private readonly byAddress = new Map<string, ConnectionPool>();
+  /** Pools taken out of use, finishing their requests before they close. */
+  private readonly retiring = new Set<ConnectionPool>();
 
   constructor(readonly options: ConnectionOptions) {}
 
@@ -47,15 +49,38 @@ export class UpstreamConnections {
     for (const [address, pool] of this.byAddress) {
       if (addresses.has(address)) continue;
       this.byAddress.delete(address);
-      void pool.close().catch(() => {});
+      this.retire(pool);
     }
+  }
+
+  /**
+   * The upstream answered `Connection: close` on a connection of `pool`: a worker says that when
+   * it drains (pm2 reload, SIGTERM), and then closes its idle keep-alive connections. A request
+   * written into one of them as it closes is lost — and a POST cannot be sent again. So no new
+   * request goes on any connection opened before this answer: the pool is replaced (the next
+   * request opens a new connection, which a drained worker refuses, and a refused connection is
+   * retried on another upstream for any method), and the old one closes its idle connections now
+   * and the others after their requests. Does nothing if `pool` was replaced already.
+   */
+  renew(upstream: Upstream, pool: ConnectionPool): void {
+    if (this.byAddress.get(upstream.address) !== pool) return;
+    this.byAddress.delete(upstream.address);
+    this.retire(pool);
+  }
+
+  private retire(pool: ConnectionPool): void {
+    this.retiring.add(pool);
+    void pool
+      .close()
+      .catch(() => {})
+      .finally(() => this.retiring.delete(pool));
   }
 
   /** Connections carrying a request now, and those idle for reuse. */
   counts(): { active: number; idle: number } {
     let active = 0;
     let idle = 0;
-    for (const pool of this.byAddress.values()) {
+    for (const pool of this.pools()) {
       const { connected, free } = pool.stats;
       active += connected - free;
       idle += free;
@@ -65,15 +90,19 @@ export class UpstreamConnections {
 
   /** Lets every request finish, then closes every connection. */
   async close(): Promise<void> {
-    const pools = [...this.byAddress.values()];
+    const pools = this.pools();
     this.byAddress.clear();
     await Promise.all(pools.map((pool) => pool.close().catch(() => {})));
   }
 
   /** Closes every connection now, requests in flight included. */
   async destroy(): Promise<void> {
-    const pools = [...this.byAddress.values()];
+    const pools = this.pools();
     this.byAddress.clear();
     await Promise.all(pools.map((pool) => pool.destroy().catch(() => {})));
+  }
+
+  private pools(): ConnectionPool[] {
+    return [...this.byAddress.values(), ...this.retiring];
   }
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { ProxyServer, ProxyTargetUrl } from 'http-proxy-3';
-import type { Dispatcher } from 'undici';
+import type { Pool as ConnectionPool, Dispatcher } from 'undici';
 import type { Logger } from '../app/logger.js';
 import type { AccessLog } from './access-log.js';
 import { errorPage, ProxyError, reasonPhrase, toProxyError } from './errors.js';
@@ -244,6 +244,8 @@ export function createForwarder(options: ForwarderOptions) {
 
     /** Our own read timer for timeouts under PRECISE_BELOW (undici's timers tick once a second). */
     private readTimer: NodeJS.Timeout | null = null;
+    /** The connection pool this attempt went out on. */
+    private pool: ConnectionPool | null = null;
 
     dispatch(): void {
       const { ex } = this;
@@ -251,7 +253,8 @@ export function createForwarder(options: ForwarderOptions) {
       const timeout = ex.runtime.config.timeouts.read;
       const read = timeout >= PRECISE_BELOW ? timeout : 0;
       try {
-        ex.runtime.connections.for(this.upstream).dispatch(
+        this.pool = ex.runtime.connections.for(this.upstream);
+        this.pool.dispatch(
           {
             path: req.url ?? '/',
             method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
@@ -312,7 +315,10 @@ export function createForwarder(options: ForwarderOptions) {
       ex.settled = true;
       this.responded = true;
       this.readTimer?.refresh();
-      res.writeHead(status, statusText, responseHeaders(rawHeaders, ex.requestId));
+      const seen = { close: false };
+      res.writeHead(status, statusText, responseHeaders(rawHeaders, ex.requestId, seen));
+      // A draining worker says close: send nothing more on connections opened before this answer.
+      if (seen.close && this.pool) ex.runtime.connections.renew(upstream, this.pool);
       res.on('drain', resume);
       return true;
     }

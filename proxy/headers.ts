@@ -89,8 +89,13 @@ export function isWebSocketUpgrade(method: string | undefined, headers: Incoming
  * The upstream's response head as a flat [name, value, ...] list for writeHead, without
  * hop-by-hop headers or headers the upstream's Connection names. Keeps order, case and
  * repeated lines (Set-Cookie). Takes undici's raw header buffers or Node's rawHeaders strings.
+ * `seen.close` is set when the upstream's Connection says close.
  */
-export function responseHeaders(rawHeaders: readonly (string | Buffer)[], requestIdValue: string): string[] {
+export function responseHeaders(
+  rawHeaders: readonly (string | Buffer)[],
+  requestIdValue: string,
+  seen?: { close: boolean },
+): string[] {
   const out: string[] = [];
   let named: Set<string> | null = null;
   let hasId = false;
@@ -102,6 +107,7 @@ export function responseHeaders(rawHeaders: readonly (string | Buffer)[], reques
       if (lower === 'connection') {
         named ??= new Set();
         for (const token of value.split(',')) named.add(token.trim().toLowerCase());
+        if (seen && named.has('close')) seen.close = true;
       }
       continue;
     }

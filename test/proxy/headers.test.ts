@@ -258,6 +258,19 @@ describe('responseHeaders (response cleaning)', () => {
     assert.deepEqual(responseHeaders([], 'rid-1'), ['X-Request-Id', 'rid-1']);
     assert.deepEqual(responseHeaders(['x-request-id', 'from-app'], 'rid-1'), ['x-request-id', 'from-app']);
   });
+
+  test("reports an upstream's Connection: close (any case, among other tokens), and only that", () => {
+    const said = (...raw: string[]) => {
+      const seen = { close: false };
+      responseHeaders(raw, 'rid', seen);
+      return seen.close;
+    };
+    assert.equal(said('Connection', 'close'), true);
+    assert.equal(said('connection', 'X-Trace, Close'), true);
+    assert.equal(said('Connection', 'keep-alive'), false);
+    assert.equal(said('X-Note', 'close'), false);
+    assert.equal(said(), false);
+  });
 });
 
 describe('peerAddress', () => {
