@@ -2,9 +2,22 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Config, loadConfig } from '../../config/index.js';
 import { answers, freePort } from './net.js';
 
 export { freePort };
+
+/** A config read through the real loader (from a file) from a document merged over the default. */
+export function configFrom(raw: Record<string, unknown>): Config {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-'));
+  try {
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, JSON.stringify(raw));
+    return loadConfig({ file, env: {} });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** Debian's nginx-light; `.ci/run` installs it. */
 export const NGINX_BIN = '/usr/sbin/nginx';

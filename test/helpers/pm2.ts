@@ -7,23 +7,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../../config/index.js';
 import type { StatusSnapshot } from '../../proxy/status/snapshot.js';
+import { childEnv } from './child.js';
 
 /** The local pm2 CLI (node_modules), never a global one. */
 export const pm2Bin = join(packageRoot, 'node_modules', 'pm2', 'bin', 'pm2');
 export const ecosystemFile = join(packageRoot, 'ecosystem.config.cjs');
-
-/** Environment that would make pm2 or its apps read something other than what the test gave them. */
-const INHERITED_OUT = [
-  'GATEHOUSE_CONFIG',
-  'PM2_HOME',
-  'PORT',
-  'HOST',
-  'NODE_APP_INSTANCE',
-  'pm_id',
-  'NODE_OPTIONS',
-  'NODE_TEST_CONTEXT',
-  'NODE_ENV',
-];
 
 /**
  * A block of `count` consecutive free ports, for the workers (worker i listens on port + i).
@@ -124,9 +112,11 @@ export async function createPm2Sandbox(options: SandboxOptions = {}): Promise<Pm
   };
   // JSON is YAML: the document needs no serializer of its own.
   writeFileSync(configFile, JSON.stringify(document, null, 2));
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of INHERITED_OUT) delete env[name];
-  Object.assign(env, { PM2_HOME: join(dir, 'home'), GATEHOUSE_CONFIG: configFile });
+  // Nothing of the user's pm2 (PM2_HOME) or of this run's NODE_ENV reaches the sandbox's daemon.
+  const env = childEnv({ PM2_HOME: join(dir, 'home'), GATEHOUSE_CONFIG: configFile }, [
+    'PM2_HOME',
+    'NODE_ENV',
+  ]);
   const seenPids = new Set<number>();
 
   async function pm2(args: string[], timeout = 60_000): Promise<CommandResult> {

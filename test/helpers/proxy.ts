@@ -1,5 +1,5 @@
-import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,22 +7,22 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { createLogger } from '../../app/logger.js';
-import { type Config, defaultConfigFile, packageRoot, parseConfig } from '../../config/index.js';
+import { type Config, defaultConfigFile, parseConfig } from '../../config/index.js';
 import { createProxyServer, type ProxyServer } from '../../proxy/index.js';
+import {
+  childEnv,
+  collectLines,
+  createLogBook,
+  forkGatehouse,
+  killOnExit,
+  type LogLine,
+  type StopResult,
+} from './child.js';
 
-/** The CLI entry the proxy process runs, as users and pm2 start it. */
-export const gatehouseBin = join(packageRoot, 'bin', 'gatehouse.js');
+export { gatehouseBin, type LogLine, type StopResult } from './child.js';
 
 /** A config document as written in the file (snake_case keys); merged over the embedded default. */
 export type ConfigDoc = Record<string, unknown>;
-
-/** One JSON log line (pino); lines that are not JSON (the access log on stdout) carry `raw`. */
-export interface LogLine {
-  msg?: string;
-  level?: number;
-  raw?: string;
-  [key: string]: unknown;
-}
 
 /** Anything with an `after` hook: a test context, or a suite's `after`. */
 export interface Cleanup {
@@ -73,57 +73,6 @@ export function testConfig(overrides: ConfigDoc = {}): Config {
 /** `upstream.servers` entries for loopback ports (or full entries). */
 export function servers(...targets: Array<number | ConfigDoc>): ConfigDoc[] {
   return targets.map((t) => (typeof t === 'number' ? { address: `127.0.0.1:${t}` } : t));
-}
-
-function collectLines(onLine: (line: LogLine) => void): (text: string) => void {
-  let rest = '';
-  return (text) => {
-    const lines = (rest + text).split('\n');
-    rest = lines.pop()!;
-    for (const raw of lines) {
-      if (raw.trim() === '') continue;
-      let line: LogLine;
-      try {
-        const parsed = JSON.parse(raw) as unknown;
-        line = isObject(parsed) ? (parsed as LogLine) : { raw };
-      } catch {
-        line = { raw };
-      }
-      onLine(line);
-    }
-  };
-}
-
-/** A growing log with "wait for the first line that matches". */
-function createLogBook() {
-  const lines: LogLine[] = [];
-  const watchers = new Set<(line: LogLine) => void>();
-  const listeners = new Set<(line: LogLine) => void>();
-  function push(line: LogLine): void {
-    lines.push(line);
-    for (const watch of [...watchers, ...listeners]) watch(line);
-  }
-  function waitFor(predicate: (line: LogLine) => boolean, timeout = 10_000, from = 0): Promise<LogLine> {
-    const seen = lines.slice(from).find(predicate);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        watchers.delete(watch);
-        reject(new Error(`no matching log line within ${timeout} ms; logged:\n${dump()}`));
-      }, timeout);
-      const watch = (line: LogLine) => {
-        if (!predicate(line)) return;
-        clearTimeout(timer);
-        watchers.delete(watch);
-        resolve(line);
-      };
-      watchers.add(watch);
-    });
-  }
-  function dump(): string {
-    return lines.map((l) => l.raw ?? JSON.stringify(l)).join('\n');
-  }
-  return { lines, push, waitFor, dump, listeners };
 }
 
 export interface InProcessProxy {
@@ -183,11 +132,6 @@ function isCrash(line: LogLine): boolean {
   );
 }
 
-export interface StopResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
 export interface ProxyProcess {
   child: ChildProcess;
   pid: number;
@@ -220,20 +164,6 @@ export interface StartProxyProcessOptions {
   listeners?: number;
 }
 
-const INHERITED_OUT = [
-  'GATEHOUSE_CONFIG',
-  'PORT',
-  'HOST',
-  'NODE_APP_INSTANCE',
-  'pm_id',
-  'NODE_OPTIONS',
-  'NODE_TEST_CONTEXT',
-];
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
-
 /**
  * `node bin/gatehouse.js proxy --config FILE` as a real child process (IPC, as pm2 runs it);
  * resolves once it logged "listening" (port, statusPort) and sent 'ready'. Stopped by the
@@ -251,50 +181,8 @@ export function startProxyProcess(
     writeFileSync(configFile, typeof overrides === 'string' ? overrides : JSON.stringify(testDoc(overrides)));
   writeConfig(config);
   const args = embeddedDefault ? ['proxy'] : ['proxy', '--config', configFile];
-  const childEnv: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of INHERITED_OUT) delete childEnv[name];
-  Object.assign(childEnv, env);
-  const child = fork(gatehouseBin, args, {
-    cwd: packageRoot,
-    env: childEnv,
-    execArgv: [],
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  live.add(child);
-  const book = createLogBook();
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => {
-    stderr += text;
-  });
-  child.stdout!.setEncoding('utf8').on('data', collectLines(book.push));
-  const exited = new Promise<StopResult>((resolve) => {
-    child.once('close', (code, signal) => {
-      live.delete(child);
-      rmSync(dir, { recursive: true, force: true });
-      resolve({ code, signal });
-    });
-  });
-  let stopping: Promise<StopResult> | null = null;
-  const stop = ({
-    signal = 'SIGTERM',
-    timeout = 15_000,
-  }: {
-    signal?: NodeJS.Signals;
-    timeout?: number;
-  } = {}) => {
-    stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill(signal);
-        const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
-        await exited;
-        clearTimeout(timer);
-      }
-      return exited;
-    })();
-    return stopping;
-  };
+  const { child, book, stderr, exited, stop, describe } = forkGatehouse(args, childEnv(env), dir);
   cleanup?.after(() => stop());
-  const describe = () => `stdout:\n${book.dump()}\nstderr:\n${stderr}`;
 
   return new Promise((resolve, reject) => {
     let ready = false;
@@ -319,7 +207,7 @@ export function startProxyProcess(
         logs: book.lines,
         waitForLog: book.waitFor,
         crashes: () => book.lines.filter(isCrash),
-        stderr: () => stderr,
+        stderr,
         exited,
         writeConfig,
         signal: (signal) => child.kill(signal),
@@ -590,12 +478,12 @@ export async function startBlackhole(): Promise<Blackhole> {
     '});',
   ].join('\n');
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
-  live.add(child);
+  const forget = killOnExit(child);
   const fillers: Socket[] = [];
   const close = () => {
     for (const socket of fillers) socket.destroy();
     child.kill('SIGKILL');
-    live.delete(child);
+    forget();
   };
   try {
     const port = await new Promise<number>((resolve, reject) => {

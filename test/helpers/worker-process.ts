@@ -1,18 +1,10 @@
-import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../../config/index.js';
+import { childEnv, forkGatehouse, type LogLine, type StopResult } from './child.js';
 
-/** The CLI entry a worker process runs, as pm2 and users start it. */
-export const gatehouseBin = join(packageRoot, 'bin', 'gatehouse.js');
-
-/** One JSON log line from the worker's stdout (pino). */
-export interface LogLine {
-  msg?: string;
-  level?: number;
-  [key: string]: unknown;
-}
+export { gatehouseBin, type LogLine, type StopResult } from './child.js';
 
 export interface StartWorkerOptions {
   /** App module (path to compiled JS); the sample site when omitted. */
@@ -23,11 +15,6 @@ export interface StartWorkerOptions {
   env?: Record<string, string>;
   /** How long to wait for "listening" and 'ready', in ms. */
   startTimeout?: number;
-}
-
-export interface StopResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
 }
 
 export interface WorkerProcess {
@@ -48,29 +35,10 @@ export interface WorkerProcess {
   stop(options?: { signal?: NodeJS.Signals; timeout?: number }): Promise<StopResult>;
 }
 
-/** Environment that would make a test worker read something other than what the test gave it. */
-const INHERITED_OUT = [
-  'GATEHOUSE_CONFIG',
-  'PORT',
-  'HOST',
-  'NODE_APP_INSTANCE',
-  'pm_id',
-  'NODE_OPTIONS',
-  'NODE_TEST_CONTEXT',
-];
-
 /** This process's environment minus what would steer a worker, with PORT=0 and `extra` on top. */
 export function workerProcessEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of INHERITED_OUT) delete env[name];
-  return Object.assign(env, { PORT: '0' }, extra);
+  return childEnv({ PORT: '0', ...extra });
 }
-
-const live = new Set<ChildProcess>();
-// A test run that dies (assertion in a hook, Ctrl-C) must not leave workers holding ports.
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 /**
  * Starts `node bin/gatehouse.js worker` as a real child process with an IPC channel (as pm2 does)
@@ -91,92 +59,7 @@ export function startWorker(options: StartWorkerOptions = {}): Promise<WorkerPro
     writeFileSync(file, JSON.stringify(config));
     args.push('--config', file);
   }
-  const child = fork(gatehouseBin, args, {
-    cwd: packageRoot,
-    env: workerProcessEnv(env),
-    execArgv: [],
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  live.add(child);
-
-  const logs: LogLine[] = [];
-  const watchers = new Set<(line: LogLine) => void>();
-  let stderr = '';
-  let stdoutRest = '';
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => {
-    stderr += text;
-  });
-  // A failed spawn or a lost IPC channel is reported through the output, not as a crash of the test run.
-  child.on('error', (err) => {
-    stderr += `\n[gatehouse test helper] ${err.message}\n`;
-  });
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-    const lines = (stdoutRest + text).split('\n');
-    stdoutRest = lines.pop()!;
-    for (const raw of lines) {
-      if (raw.trim() === '') continue;
-      let line: LogLine;
-      try {
-        line = JSON.parse(raw) as LogLine;
-      } catch {
-        line = { msg: raw, raw: true };
-      }
-      logs.push(line);
-      for (const watch of watchers) watch(line);
-    }
-  });
-
-  const exited = new Promise<StopResult>((resolve) => {
-    // 'close', not 'exit': by then stdout is read to the end, so the logs are complete.
-    child.once('close', (code, signal) => {
-      live.delete(child);
-      if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-      resolve({ code, signal });
-    });
-  });
-
-  function waitForLog(predicate: (line: LogLine) => boolean, timeout = 10_000): Promise<LogLine> {
-    const seen = logs.find(predicate);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        watchers.delete(watch);
-        reject(new Error(`no matching log line within ${timeout} ms; logged:\n${describe()}`));
-      }, timeout);
-      const watch = (line: LogLine) => {
-        if (!predicate(line)) return;
-        clearTimeout(timer);
-        watchers.delete(watch);
-        resolve(line);
-      };
-      watchers.add(watch);
-    });
-  }
-
-  let stopping: Promise<StopResult> | null = null;
-  function stop({
-    signal = 'SIGTERM',
-    timeout = 15_000,
-  }: {
-    signal?: NodeJS.Signals;
-    timeout?: number;
-  } = {}) {
-    stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill(signal);
-        const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
-        await exited;
-        clearTimeout(timer);
-      }
-      return exited;
-    })();
-    return stopping;
-  }
-
-  function describe(): string {
-    const out = logs.map((l) => JSON.stringify(l)).join('\n');
-    return `stdout:\n${out}${stdoutRest}\nstderr:\n${stderr}`;
-  }
+  const { child, book, stderr, exited, stop, describe } = forkGatehouse(args, workerProcessEnv(env), tempDir);
 
   return new Promise((resolve, reject) => {
     let port: number | null = null;
@@ -188,7 +71,7 @@ export function startWorker(options: StartWorkerOptions = {}): Promise<WorkerPro
     const settle = () => {
       if (port === null || !ready) return;
       clearTimeout(timer);
-      resolve({ port, child, logs, stderr: () => stderr, exited, waitForLog, stop });
+      resolve({ port, child, logs: book.lines, stderr, exited, waitForLog: book.waitFor, stop });
     };
     child.on('message', (message) => {
       if (message !== 'ready') return;
@@ -197,14 +80,14 @@ export function startWorker(options: StartWorkerOptions = {}): Promise<WorkerPro
     });
     const listening = (line: LogLine) => {
       if (line.msg !== 'listening' || typeof line.port !== 'number') return;
-      watchers.delete(listening);
+      book.listeners.delete(listening);
       port = line.port;
       settle();
     };
-    watchers.add(listening);
+    book.listeners.add(listening);
     void exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      watchers.delete(listening);
+      book.listeners.delete(listening);
       // A no-op once resolved; otherwise the worker died before it was up.
       reject(new Error(`worker exited (code ${code}, signal ${signal}) before it was ready\n${describe()}`));
     });
