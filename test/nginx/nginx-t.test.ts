@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { type Config, loadConfig, packageRoot } from '../../config/index.js';
+import { loadConfig, packageRoot } from '../../config/index.js';
 import { renderNginx } from '../../nginx/render.js';
-import { nginxTest } from '../helpers/nginx.js';
+import { configFrom, nginxTest } from '../helpers/nginx.js';
 
 // Real `nginx -t` (Debian's nginx-light) on the rendered snippets, each included in http {} of a
 // main nginx.conf of the test's own, with its own prefix.
-
-function configFrom(raw: Record<string, unknown>): Config {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-t-'));
-  try {
-    const file = join(dir, 'config.yaml');
-    writeFileSync(file, JSON.stringify(raw));
-    return loadConfig({ file, env: {} });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 function assertAccepted(snippet: string): void {
   const { ok, output } = nginxTest(snippet);

@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { type Config, loadConfig, packageRoot } from '../../config/index.js';
+import { loadConfig, packageRoot } from '../../config/index.js';
 import { renderCommand, renderNginx } from '../../nginx/render.js';
-
-/** A config read through the real loader from a document merged over the default. */
-function configFrom(raw: Record<string, unknown>): Config {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-render-'));
-  try {
-    const file = join(dir, 'config.yaml');
-    writeFileSync(file, JSON.stringify(raw));
-    return loadConfig({ file, env: {} });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { configFrom } from '../helpers/nginx.js';
 
 /** The lines of the block that starts with `head` (up to its closing brace), trimmed. */
 function block(text: string, head: string): string[] {
