@@ -56,6 +56,12 @@ export function networkSpec(stack: string): NetworkSpec {
  */
 const healthcheck = { Interval: 2 * SECOND, Timeout: 5 * SECOND, Retries: 5, StartPeriod: 15 * SECOND };
 
+/** What every container of a stack runs with, on the stack's network. */
+function hostConfig(network: string) {
+  // Docker's tini as PID 1 forwards SIGTERM to Node and reaps zombies.
+  return { Init: true, NetworkMode: network, RestartPolicy: { Name: 'unless-stopped' } };
+}
+
 export function workerSpec(options: StackSpecOptions & { name: string }): ContainerSpec {
   const { stack, image, network, stopTimeout, name } = options;
   return {
@@ -65,12 +71,7 @@ export function workerSpec(options: StackSpecOptions & { name: string }): Contai
     Labels: { ...stackLabels(stack, 'worker'), [NETWORK_LABEL]: network },
     StopTimeout: stopTimeout,
     Healthcheck: healthcheck,
-    HostConfig: {
-      // Docker's tini as PID 1 forwards SIGTERM to Node and reaps zombies.
-      Init: true,
-      NetworkMode: network,
-      RestartPolicy: { Name: 'unless-stopped' },
-    },
+    HostConfig: hostConfig(network),
   };
 }
 
@@ -86,9 +87,7 @@ export function proxySpec(options: ProxySpecOptions): ContainerSpec {
     StopTimeout: stopTimeout,
     Healthcheck: healthcheck,
     HostConfig: {
-      Init: true,
-      NetworkMode: network,
-      RestartPolicy: { Name: 'unless-stopped' },
+      ...hostConfig(network),
       PortBindings: { [`${PROXY_PORT}/tcp`]: [{ HostIp: bind, HostPort: String(port) }] },
       // Read-only stops writes to the socket file, not API calls through it: see deploy/README.md.
       Binds: [`${socket}:${CONTAINER_SOCKET}:ro`],
