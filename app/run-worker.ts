@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Config, workerEnv } from '../config/index.js';
+import { exitAfterDrainOnSignals } from '../process/lifecycle.js';
+import { createLogger } from '../process/logger.js';
 import { type GatewayApp, toGatewayApp } from './gateway.js';
-import { exitAfterDrainOnSignals } from './lifecycle.js';
-import { createLogger } from './logger.js';
 import { createSite } from './site/index.js';
 import { createWorker } from './worker.js';
 

@@ -1,11 +1,19 @@
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createDrainer } from './drain.js';
+import { answerClientErrors } from '../process/client-error.js';
+import { createDrainer } from '../process/drain.js';
+import { listenOn } from '../process/listen.js';
+import type { Logger } from '../process/logger.js';
+import { acceptRequestId } from '../process/request-id.js';
 import { serveFetch } from './fetch-adapter.js';
 import type { GatewayApp, RequestContext, WorkerInfo } from './gateway.js';
-import type { Logger } from './logger.js';
 
 export interface WorkerOptions {
   app: GatewayApp;
@@ -31,8 +39,6 @@ export interface Worker {
   shutdown(): Promise<void>;
 }
 
-const REQUEST_ID = /^[\w.:+/=-]{1,200}$/;
-
 export function createWorker(options: WorkerOptions): Worker {
   const {
     app,
@@ -57,8 +63,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
-    const sent = req.headers['x-request-id'];
-    const requestId = typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
+    const requestId = acceptRequestId(req.headers['x-request-id']);
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
     drainer.track(res);
@@ -133,26 +138,19 @@ export function createWorker(options: WorkerOptions): Worker {
     });
   }
 
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
-    const status =
-      err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  // No page for a worker's bad-request answers: only the proxy (or a developer) talks to it.
+  answerClientErrors(server, {
+    response: (status) =>
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
   });
 
   return {
     server,
     info,
-    listen() {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          const address = server.address() as AddressInfo;
-          info.port = address.port;
-          resolve(address);
-        });
-      });
+    async listen() {
+      const address = await listenOn(server, port, host);
+      info.port = address.port;
+      return address;
     },
     async shutdown() {
       if (drainer.closing) return;

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { ProxyServer, ProxyTargetUrl } from 'http-proxy-3';
 import type { Pool as ConnectionPool, Dispatcher } from 'undici';
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../process/logger.js';
 import type { AccessLog } from './access-log.js';
 import { errorPage, ProxyError, reasonPhrase, toProxyError } from './errors.js';
 import { forwardedHeaders, peerAddress, requestId, responseHeaders, stripHopByHop } from './headers.js';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { acceptRequestId } from '../process/request-id.js';
 
 /**
  * The header steps of the request path, each a plain function over a header object so it can
@@ -20,8 +21,6 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-const REQUEST_ID = /^[\w.:+/=-]{1,200}$/;
-
 export interface ForwardedContext {
   /** The address of the peer that connected (IPv4-mapped IPv6 unwrapped). */
   peer: string;
@@ -33,8 +32,7 @@ export interface ForwardedContext {
 
 /** The request id: the trusted peer's X-Request-Id when well-formed, else a fresh one. */
 export function requestId(headers: IncomingHttpHeaders, trusted: boolean): string {
-  const sent = headers['x-request-id'];
-  const id = trusted && typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
+  const id = trusted ? acceptRequestId(headers['x-request-id']) : randomUUID();
   headers['x-request-id'] = id;
   return id;
 }

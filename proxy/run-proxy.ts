@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
-import { exitAfterDrainOnSignals } from '../app/lifecycle.js';
-import { createLogger } from '../app/logger.js';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
+import { exitAfterDrainOnSignals } from '../process/lifecycle.js';
+import { createLogger } from '../process/logger.js';
 import { BodyMemory, exposeCollector, keepParserOnBaselineCompiler } from './body-memory.js';
 import { createProxyServer } from './server.js';
 

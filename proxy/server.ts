@@ -2,17 +2,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createProxyServer as createHttpProxy } from 'http-proxy-3';
-import { createDrainer } from '../app/drain.js';
-import type { Logger } from '../app/logger.js';
 import type { Config } from '../config/index.js';
+import { answerClientErrors } from '../process/client-error.js';
+import { createDrainer } from '../process/drain.js';
+import { listenOn } from '../process/listen.js';
+import type { Logger } from '../process/logger.js';
 import { type AccessLog, createAccessLog } from './access-log.js';
 import { rawErrorResponse } from './errors.js';
 import { createForwarder } from './forward.js';
 import { type ActiveHealthCheck, createActiveHealthCheck } from './pool/active-health.js';
 import { Pool } from './pool/pool.js';
-import type { PoolSource } from './pool/source.js';
-import { createPoolSource, type PoolSourceFactory, samePoolSource } from './pool-source.js';
 import { createRuntime, type Runtime } from './runtime.js';
+import { createPoolSource, type PoolSourceFactory, samePoolSource } from './sources/index.js';
+import type { PoolSource } from './sources/source.js';
 import { createStatusListener, noUpstream, type StatusListener } from './status/index.js';
 import { createUpgradeHandler } from './websocket.js';
 
@@ -123,21 +125,9 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     socket.once('close', () => sockets.delete(socket));
   });
 
-  // Malformed requests never reach the request path: answer here, log, and keep serving.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const code = err.code ?? '';
-    const statusCode =
-      code === 'HPE_HEADER_OVERFLOW'
-        ? 431
-        : code === 'HPE_HEADERS_TIMEOUT' || code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? 408
-          : 400;
-    logger.warn({ code, status: statusCode, reason: err.message }, 'bad request');
-    socket.end(rawErrorResponse(statusCode));
+  answerClientErrors(server, {
+    response: rawErrorResponse,
+    onRejected: ({ code, status, reason }) => logger.warn({ code, status, reason }, 'bad request'),
   });
 
   function applyClientTimeouts(config: Config): void {
@@ -257,14 +247,4 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       accessLog?.close();
     },
   };
-}
-
-function listenOn(server: Server, port: number, host: string): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server.address() as AddressInfo);
-    });
-  });
 }

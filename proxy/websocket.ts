@@ -2,7 +2,7 @@ import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../process/logger.js';
 import { rawErrorResponse } from './errors.js';
 import { forwardedHeaders, isWebSocketUpgrade, peerAddress, requestId, stripHopByHop } from './headers.js';
 import { pickDespiteHealth } from './pool/panic.js';

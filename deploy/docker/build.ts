@@ -1,4 +1,4 @@
-import { createJsonLineParser } from '../../proxy/discovery/json-lines.js';
+import { createJsonLineParser } from '../../stack/json-lines.js';
 import { listContextFiles } from './context.js';
 import type { BuildContext, Engine } from './engine.js';
 import { DeployError } from './errors.js';

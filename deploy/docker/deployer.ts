@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ROLE_LABEL, stackLabelFilter } from '../../proxy/discovery/labels.js';
+import { ROLE_LABEL, stackLabelFilter } from '../../stack/labels.js';
 import type { ContainerInfo, Engine } from './engine.js';
 import { DeployError } from './errors.js';
 import { networkName, networkSpec, proxySpec, workerName, workerSpec } from './specs.js';
@@ -63,7 +63,7 @@ export interface Deployer {
 
 /**
  * The stack on a Docker engine: one network, N worker containers and a proxy container that finds
- * the workers by their labels (proxy/discovery). The deployer only starts, checks and stops
+ * the workers by their labels (proxy/sources/docker). The deployer only starts, checks and stops
  * containers; it never tells the proxy anything — the pool follows from what runs.
  */
 export function createDeployer(options: DeployerOptions): Deployer {

@@ -1,4 +1,4 @@
-import { NETWORK_LABEL, ROLE_LABEL, type Role, STACK_LABEL } from '../../proxy/discovery/labels.js';
+import { NETWORK_LABEL, ROLE_LABEL, type Role, STACK_LABEL } from '../../stack/labels.js';
 import type { ContainerSpec, NetworkSpec } from './engine.js';
 import { CONFIG_PATH, CONTAINER_SOCKET, PROXY_PORT, STATUS_PORT } from './stack-config.js';
 

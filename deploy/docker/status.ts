@@ -1,5 +1,5 @@
-import { NETWORK_LABEL, ROLE_LABEL } from '../../proxy/discovery/labels.js';
-import { containerHealth } from '../../proxy/discovery/pool-snapshot.js';
+import { containerHealth } from '../../stack/container.js';
+import { NETWORK_LABEL, ROLE_LABEL } from '../../stack/labels.js';
 import type { ContainerInfo } from './engine.js';
 import { WORKER_PORT } from './stack-config.js';
 

@@ -1,6 +1,6 @@
 import type { Address, Config } from '../../config/index.js';
 import { formatAddress } from '../../config/index.js';
-import type { StatusSnapshot, UpstreamStatus } from '../../proxy/status/snapshot.js';
+import type { StatusSnapshot, UpstreamStatus } from '../../stack/status.js';
 import { daemonPid, defaultPm2Home, listPm2Processes, type Pm2ProcessInfo, stackPm2Home } from './daemon.js';
 import { PROXY_APP, WORKER_APP } from './ecosystem.js';
 

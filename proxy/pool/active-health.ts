@@ -1,5 +1,5 @@
 import { type ClientRequest, request } from 'node:http';
-import type { Logger } from '../../app/logger.js';
+import type { Logger } from '../../process/logger.js';
 import type { Pool } from './pool.js';
 import type { Upstream } from './upstream.js';
 

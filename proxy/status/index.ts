@@ -1,3 +1,4 @@
+export type { ProxyStatus, StatusSnapshot, UpstreamState, UpstreamStatus } from '../../stack/status.js';
 export {
   createLatencyBook,
   defaultLatencySamples,
@@ -15,10 +16,4 @@ export {
 } from './metrics.js';
 export { renderStatusPage, type StatusPageOptions } from './page.js';
 export { createStatusServer, type StatusServerOptions } from './server.js';
-export {
-  buildStatusSnapshot,
-  type ProxyStatus,
-  type StatusSnapshot,
-  type UpstreamState,
-  type UpstreamStatus,
-} from './snapshot.js';
+export { buildStatusSnapshot } from './snapshot.js';

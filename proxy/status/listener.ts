@@ -1,11 +1,12 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { StatusSnapshot } from '../../stack/status.js';
 import type { Upstream } from '../pool/upstream.js';
 import { createLatencyBook, defaultLatencySamples } from './latency.js';
 import { createMetrics, noUpstream, type UpstreamConnections } from './metrics.js';
 import { createStatusServer } from './server.js';
-import { buildStatusSnapshot, type StatusSnapshot } from './snapshot.js';
+import { buildStatusSnapshot } from './snapshot.js';
 
 export interface StatusListenerOptions {
   /** The pool's upstreams now; called on each /status and /metrics request, never cached. */

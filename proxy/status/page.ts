@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Eta } from 'eta';
 import { packageRoot } from '../../config/index.js';
-import type { StatusSnapshot, UpstreamState, UpstreamStatus } from './snapshot.js';
+import type { StatusSnapshot, UpstreamState, UpstreamStatus } from '../../stack/status.js';
 
 export interface StatusPageOptions {
   /** Seconds between reloads of the page. */

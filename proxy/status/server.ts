@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { StatusSnapshot } from '../../stack/status.js';
 import { renderStatusPage } from './page.js';
-import type { StatusSnapshot } from './snapshot.js';
 
 export interface StatusServerOptions {
   getSnapshot: () => StatusSnapshot;

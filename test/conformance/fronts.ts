@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../app/logger.js';
 import { type Config, loadConfig } from '../../config/index.js';
 import { renderNginx } from '../../nginx/render.js';
+import { createLogger } from '../../process/logger.js';
 import { createProxyServer } from '../../proxy/index.js';
 import { freePort, startNginx } from '../helpers/nginx.js';
 

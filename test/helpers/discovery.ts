@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
-import type { ContainerSummary, DockerClient, DockerEvent } from '../../proxy/discovery/docker-client.js';
-import type { SourceTimers } from '../../proxy/discovery/docker-source.js';
+import type { ContainerSummary, DockerClient, DockerEvent } from '../../proxy/sources/docker/client.js';
+import type { SourceTimers } from '../../proxy/sources/docker/source.js';
 
 export interface FakeContainerOptions {
   id: string;

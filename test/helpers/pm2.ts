@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../../config/index.js';
-import type { StatusSnapshot } from '../../proxy/status/snapshot.js';
+import type { StatusSnapshot } from '../../stack/status.js';
 import { childEnv } from './child.js';
 
 /** The local pm2 CLI (node_modules), never a global one. */

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
-import { createLogger } from '../../app/logger.js';
 import { type Config, defaultConfigFile, parseConfig } from '../../config/index.js';
+import { createLogger } from '../../process/logger.js';
 import { createProxyServer, type ProxyServer } from '../../proxy/index.js';
 import {
   childEnv,

@@ -9,7 +9,7 @@ import {
   renderStatus,
   type StackStatus,
 } from '../../deploy/pm2/status.js';
-import type { StatusSnapshot, UpstreamStatus } from '../../proxy/status/snapshot.js';
+import type { StatusSnapshot, UpstreamStatus } from '../../stack/status.js';
 
 const now = Date.parse('2026-01-01T12:00:00Z');
 

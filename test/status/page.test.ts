@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { formatMs, formatUptime, renderStatusPage } from '../../proxy/status/page.js';
-import type { StatusSnapshot, UpstreamStatus } from '../../proxy/status/snapshot.js';
+import type { StatusSnapshot, UpstreamStatus } from '../../stack/status.js';
 
 const generatedAt = '2025-01-01T12:00:00.000Z';
 

@@ -7,7 +7,7 @@ import { Upstream } from '../../proxy/pool/upstream.js';
 import { createStatusListener, type StatusListener } from '../../proxy/status/listener.js';
 import { createMetrics, noUpstream } from '../../proxy/status/metrics.js';
 import { createStatusServer } from '../../proxy/status/server.js';
-import type { StatusSnapshot } from '../../proxy/status/snapshot.js';
+import type { StatusSnapshot } from '../../stack/status.js';
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,18 +1,9 @@
 import Docker from 'dockerode';
+import type { ContainerSummary } from '../../../stack/container.js';
+
+export type { ContainerSummary };
 
 /** The part of one entry of GET /containers/json that discovery reads. */
-export interface ContainerSummary {
-  Id: string;
-  Names?: readonly string[];
-  Labels?: Readonly<Record<string, string>>;
-  /** created | running | paused | restarting | exited | dead */
-  State?: string;
-  /** "Up 3 minutes (healthy)": the only place engines before API 1.52 report health in a listing. */
-  Status?: string;
-  /** Newer engines report health as a field too. */
-  Health?: { Status?: string };
-  NetworkSettings?: { Networks?: Readonly<Record<string, { IPAddress?: string } | undefined>> };
-}
 
 /** One message of GET /events (container events only are asked for). */
 export interface DockerEvent {

@@ -1,6 +1,6 @@
 import { promises as dns } from 'node:dns';
-import type { Logger } from '../../app/logger.js';
 import { formatAddress, type ResolveConfig, type ServerConfig } from '../../config/index.js';
+import type { Logger } from '../../process/logger.js';
 import type { PoolSource } from './source.js';
 
 export interface DnsSourceOptions {

@@ -1,6 +1,6 @@
-import { formatAddress, type ServerConfig } from '../../config/index.js';
-import type { ContainerSummary } from './docker-client.js';
-import { NETWORK_LABEL, PORT_LABEL, ROLE_LABEL, STACK_LABEL } from './labels.js';
+import { formatAddress, type ServerConfig } from '../../../config/index.js';
+import { type ContainerSummary, containerHealth } from '../../../stack/container.js';
+import { NETWORK_LABEL, PORT_LABEL, ROLE_LABEL, STACK_LABEL } from '../../../stack/labels.js';
 
 export interface SnapshotOptions {
   stack: string;
@@ -11,8 +11,6 @@ export interface SnapshotOptions {
   /** Containers that were sent a stop signal: still running (draining), no longer in the pool. */
   leaving?: ReadonlySet<string>;
 }
-
-export type ContainerHealth = 'healthy' | 'unhealthy' | 'starting' | 'none';
 
 /** A container of the stack that is not in the pool, and why. */
 export interface SkippedContainer {
@@ -98,18 +96,6 @@ export function classifyContainers(
   }
   servers.sort((a, b) => compareAddresses(a.host, b.host) || a.port - b.port);
   return { servers, skipped };
-}
-
-/** Health from the listing: the Health field when the engine sends one, else the Status text. */
-export function containerHealth(container: ContainerSummary): ContainerHealth {
-  const field = container.Health?.Status;
-  if (field === 'healthy' || field === 'unhealthy' || field === 'starting') return field;
-  if (field === 'none') return 'none';
-  const status = container.Status ?? '';
-  if (status.includes('(healthy)')) return 'healthy';
-  if (status.includes('(unhealthy)')) return 'unhealthy';
-  if (status.includes('(health: starting)')) return 'starting';
-  return 'none';
 }
 
 export function containerName(container: ContainerSummary): string {

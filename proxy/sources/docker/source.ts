@@ -1,16 +1,11 @@
-import type { Logger } from '../../app/logger.js';
-import type { DockerDiscoveryConfig, ServerConfig } from '../../config/index.js';
-import type { PoolSource } from '../pool/source.js';
+import type { DockerDiscoveryConfig, ServerConfig } from '../../../config/index.js';
+import type { Logger } from '../../../process/logger.js';
+import { createJsonLineParser } from '../../../stack/json-lines.js';
+import { stackLabelFilter } from '../../../stack/labels.js';
+import type { PoolSource } from '../source.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
-import {
-  type ContainerSummary,
-  createDockerClient,
-  type DockerClient,
-  type DockerEvent,
-} from './docker-client.js';
-import { createJsonLineParser } from './json-lines.js';
-import { stackLabelFilter } from './labels.js';
-import { classifyContainers, type SkippedContainer } from './pool-snapshot.js';
+import { type ContainerSummary, createDockerClient, type DockerClient, type DockerEvent } from './client.js';
+import { classifyContainers, type SkippedContainer } from './snapshot.js';
 
 /** Timer functions, injectable so tests drive debounce and backoff without waiting. */
 export interface SourceTimers {

@@ -3,9 +3,9 @@ import { isIP } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '../../app/logger.js';
 import type { ServerConfig } from '../../config/index.js';
-import { createDnsSource } from '../../proxy/pool/dns-source.js';
+import { createLogger } from '../../process/logger.js';
+import { createDnsSource } from '../../proxy/sources/dns.js';
 
 const defaults = { maxFails: 2, failTimeout: 7_000 };
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ServerConfig } from '../../config/index.js';
-import { createStaticSource } from '../../proxy/pool/static-source.js';
+import { createStaticSource } from '../../proxy/sources/static.js';
 import { serverConfig } from '../helpers/pool.js';
 
 test('the static source delivers the config servers once, synchronously, as a frozen snapshot', () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { createLogger } from '../../app/logger.js';
 import type { ServerConfig } from '../../config/index.js';
-import { backoffDelay } from '../../proxy/discovery/backoff.js';
-import { createDockerSource } from '../../proxy/discovery/docker-source.js';
-import { createJsonLineParser } from '../../proxy/discovery/json-lines.js';
+import { createLogger } from '../../process/logger.js';
+import { backoffDelay } from '../../proxy/sources/docker/backoff.js';
+import { createDockerSource } from '../../proxy/sources/docker/source.js';
+import { createJsonLineParser } from '../../stack/json-lines.js';
 import { fakeContainer, fakeDocker, fakeTimers, settle } from '../helpers/discovery.js';
 
 const config = { stack: 'shop', port: 3000, socket: '/var/run/docker.sock' };

@@ -1,9 +1,9 @@
-import type { Logger } from '../app/logger.js';
-import type { Config } from '../config/index.js';
-import { createDockerSource } from './discovery/docker-source.js';
-import { createDnsSource } from './pool/dns-source.js';
-import type { PoolSource } from './pool/source.js';
-import { createStaticSource } from './pool/static-source.js';
+import type { Config } from '../../config/index.js';
+import type { Logger } from '../../process/logger.js';
+import { createDnsSource } from './dns.js';
+import { createDockerSource } from './docker/source.js';
+import type { PoolSource } from './source.js';
+import { createStaticSource } from './static.js';
 
 export type PoolSourceFactory = (config: Config) => PoolSource;
 

@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ContainerSummary } from '../../proxy/discovery/docker-client.js';
-import {
-  buildPoolSnapshot,
-  classifyContainers,
-  containerHealth,
-} from '../../proxy/discovery/pool-snapshot.js';
+import { buildPoolSnapshot, classifyContainers } from '../../proxy/sources/docker/snapshot.js';
+import { type ContainerSummary, containerHealth } from '../../stack/container.js';
 import { fakeContainer } from '../helpers/discovery.js';
 
 const options = { stack: 'shop', port: 3000, maxFails: 2, failTimeout: 7_000 };

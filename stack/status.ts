@@ -1,0 +1,48 @@
+/**
+ * The status JSON: what the proxy's /status answers (Accept: application/json) and what
+ * `gatehouse status` (deploy/pm2) reads. Both sides import this one definition.
+ */
+
+/**
+ * 'up' takes requests; 'backup' could take them but stands by until every primary is down;
+ * 'down' is out: by active health (`healthy` false), passive health (`downUntil` ahead) or on
+ * purpose (`draining`).
+ */
+export type UpstreamState = 'up' | 'down' | 'backup';
+
+export interface UpstreamStatus {
+  address: string;
+  weight: number;
+  backup: boolean;
+  state: UpstreamState;
+  /** Active health's verdict. */
+  healthy: boolean;
+  /** Taken out of rotation on purpose; requests in flight finish. */
+  draining: boolean;
+  /** Passive health: when the upstream may be tried again (ISO time), null when not held out. */
+  downUntil: string | null;
+  inFlight: number;
+  requests: number;
+  failures: number;
+  /** Milliseconds over the last samples; null fields until the first request. */
+  latency: { samples: number; p50: number | null; p95: number | null; p99: number | null };
+}
+
+export interface ProxyStatus {
+  pid: number;
+  version: string;
+  /** ISO time the proxy started. */
+  startedAt: string;
+  /** Seconds since then. */
+  uptime: number;
+  /** Client requests answered since the start. */
+  requests: number;
+}
+
+/** Everything /status shows, as plain JSON-able data: the HTML page and the JSON answer are the same facts. */
+export interface StatusSnapshot {
+  /** ISO time the snapshot was taken. */
+  generatedAt: string;
+  proxy: ProxyStatus;
+  upstreams: UpstreamStatus[];
+}
