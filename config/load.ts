@@ -4,6 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { formatAddress, parseAddress, parseCidr } from './address.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
+import { isConfigObject, mergeConfigDocs } from './merge.js';
 import { defaultConfigFile } from './paths.js';
 import { configSchema } from './schema.js';
 import type { Address, Config, ServerConfig } from './types.js';
@@ -27,7 +28,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const defaults = readYaml(defaultConfigFile);
   if (file === null) return parseConfig(defaults, null);
   const path = resolve(file);
-  return parseConfig(merge(defaults, readYaml(path)), path);
+  return parseConfig(mergeConfigDocs(defaults, readYaml(path)), path);
 }
 
 /** Validates an already-parsed document (defaults merged in) and resolves it. */
@@ -88,18 +89,6 @@ function readYaml(path: string): unknown {
   return value === null || value === undefined ? {} : value;
 }
 
-/** Objects merge key by key; arrays and scalars from the file replace the default. */
-function merge(base: unknown, over: unknown): unknown {
-  if (!isObject(base) || !isObject(over)) return over;
-  const out: Raw = { ...base };
-  for (const [key, value] of Object.entries(over)) out[key] = key in base ? merge(base[key], value) : value;
-  return out;
-}
-
-function isObject(value: unknown): value is Raw {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function schemaProblems(errors: readonly ErrorObject[]): ConfigProblem[] {
   const byPath = new Map<string, ConfigProblem>();
   for (const error of errors) {
@@ -130,7 +119,7 @@ function schemaProblems(errors: readonly ErrorObject[]): ConfigProblem[] {
 
 function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[]): Config {
   const get = (path: string): unknown =>
-    path.split('.').reduce<unknown>((v, k) => (isObject(v) ? v[k] : undefined), raw);
+    path.split('.').reduce<unknown>((v, k) => (isConfigObject(v) ? v[k] : undefined), raw);
   const ms = (path: string): number => parseDuration(get(path)) ?? 0;
   const bytes = (path: string): number => parseSize(get(path)) ?? 0;
   const addr = (path: string, value = get(path), allowZero = true): Address => {

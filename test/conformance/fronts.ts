@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Config, loadConfig } from '../../config/index.js';
+import { type Config, type ConfigDoc, loadConfig, mergeConfigDocs } from '../../config/index.js';
 import { renderNginx } from '../../nginx/render.js';
 import { createLogger } from '../../process/logger.js';
 import { createProxyServer } from '../../proxy/index.js';
@@ -24,21 +24,6 @@ export interface Front {
   }): Promise<StartedFront>;
 }
 
-type Raw = Record<string, unknown>;
-
-function isObject(value: unknown): value is Raw {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function merge(base: Raw, over: Raw): Raw {
-  const out: Raw = { ...base };
-  for (const [key, value] of Object.entries(over)) {
-    const inner = out[key];
-    out[key] = isObject(inner) && isObject(value) ? merge(inner, value) : value;
-  }
-  return out;
-}
-
 /**
  * The config both fronts run from: the default, the front's listen addresses and the case's servers,
  * then the case's overrides — read through the real loader, as a user's file would be.
@@ -46,9 +31,9 @@ function merge(base: Raw, over: Raw): Raw {
 export function conformanceConfig(
   listen: { port: number; statusPort: number },
   servers: string[],
-  overrides: Raw = {},
+  overrides: ConfigDoc = {},
 ): Config {
-  const base: Raw = {
+  const base: ConfigDoc = {
     listen: `127.0.0.1:${listen.port}`,
     status: { listen: `127.0.0.1:${listen.statusPort}` },
     upstream: {
@@ -64,7 +49,7 @@ export function conformanceConfig(
   try {
     const file = join(dir, 'config.yaml');
     // JSON is YAML.
-    writeFileSync(file, JSON.stringify(merge(base, overrides)));
+    writeFileSync(file, JSON.stringify(mergeConfigDocs(base, overrides)));
     return loadConfig({ file, env: {} });
   } finally {
     rmSync(dir, { recursive: true, force: true });

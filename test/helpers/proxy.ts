@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
-import { type Config, defaultConfigFile, parseConfig } from '../../config/index.js';
+import {
+  type Config,
+  type ConfigDoc,
+  defaultConfigFile,
+  mergeConfigDocs,
+  parseConfig,
+} from '../../config/index.js';
 import { createLogger } from '../../process/logger.js';
 import { createProxyServer, type ProxyServer } from '../../proxy/index.js';
 import {
@@ -21,25 +27,11 @@ import {
 
 export { gatehouseBin, type LogLine, type StopResult } from './child.js';
 
-/** A config document as written in the file (snake_case keys); merged over the embedded default. */
-export type ConfigDoc = Record<string, unknown>;
+export type { ConfigDoc };
 
 /** Anything with an `after` hook: a test context, or a suite's `after`. */
 export interface Cleanup {
   after(fn: () => unknown): void;
-}
-
-function isObject(value: unknown): value is ConfigDoc {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Objects merge key by key; arrays and scalars from `over` replace (as the config loader merges). */
-export function mergeDoc(base: unknown, over: unknown): unknown {
-  if (!isObject(base) || !isObject(over)) return over;
-  const out: ConfigDoc = { ...base };
-  for (const [key, value] of Object.entries(over))
-    out[key] = key in base ? mergeDoc(base[key], value) : value;
-  return out;
 }
 
 /** The embedded default config, as a document. */
@@ -62,7 +54,7 @@ export const TEST_BASE: ConfigDoc = {
 
 /** The default document with the test base and then `overrides` merged over it. */
 export function testDoc(overrides: ConfigDoc = {}): ConfigDoc {
-  return mergeDoc(mergeDoc(defaultDoc(), TEST_BASE), overrides) as ConfigDoc;
+  return mergeConfigDocs(mergeConfigDocs(defaultDoc(), TEST_BASE), overrides) as ConfigDoc;
 }
 
 /** A resolved Config from overrides (over the test base and the default). */
