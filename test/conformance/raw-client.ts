@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { head } from '../helpers/proxy.js';
 import { type RawMessage, readMessage } from '../helpers/raw-backend.js';
 
 export interface RawResponse extends RawMessage {
@@ -9,7 +10,7 @@ export interface RawResponse extends RawMessage {
 
 /** A request written byte for byte: lines joined with CRLF, the blank line, then the body. */
 export function rawRequest(lines: readonly string[], body: string | Buffer = ''): Buffer {
-  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), Buffer.from(body)]);
+  return Buffer.concat([Buffer.from(head(...lines), 'latin1'), Buffer.from(body)]);
 }
 
 /**

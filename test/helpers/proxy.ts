@@ -24,6 +24,7 @@ import {
   type LogLine,
   type StopResult,
 } from './child.js';
+import { readMessage } from './raw-backend.js';
 
 export { gatehouseBin, type LogLine, type StopResult } from './child.js';
 
@@ -344,19 +345,18 @@ export function rawExchange(
   });
 }
 
+/** Whether `raw` holds one whole response (after any 1xx), by the same parser the raw backends use. */
 function responseComplete(raw: Buffer): boolean {
-  const end = raw.indexOf('\r\n\r\n');
-  if (end < 0) return false;
-  const head = raw.toString('latin1', 0, end);
-  // A 100 Continue is not the response; look past it.
-  if (/^HTTP\/1\.[01] 1\d\d /.test(head)) return responseComplete(raw.subarray(end + 4));
-  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1];
-  if (length !== undefined) return raw.length >= end + 4 + Number(length);
-  if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
-    const body = raw.toString('latin1', end + 4);
-    return body.startsWith('0\r\n\r\n') || body.endsWith('\r\n0\r\n\r\n');
+  let at = 0;
+  for (;;) {
+    const rest = raw.subarray(at);
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(rest.toString('latin1', 0, 16))?.[1] ?? 0);
+    const bodiless = status < 200 || status === 204 || status === 304;
+    const parsed = readMessage(rest, { response: true, noBody: bodiless });
+    if (!parsed) return false;
+    if (status >= 200) return true;
+    at += parsed.consumed;
   }
-  return /^HTTP\/1\.[01] (204|304) /.test(head);
 }
 
 /** A request head written byte for byte: lines joined with CRLF, then the blank line. */
