@@ -3,9 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  composeCommand,
   containersServing,
-  dockerSkipReason,
   ensureTestImage,
   freePort,
   get,
@@ -13,14 +11,13 @@ import {
   run,
   waitFor,
 } from '../helpers/docker.js';
+import { composeCommand, requires } from '../helpers/system-deps.js';
 
 // End to end against the real engine: docker-compose.yml with the image built from this tree.
 
-const skip =
-  dockerSkipReason() ?? (composeCommand() === null ? 'neither docker compose nor docker-compose' : null);
 const nginxConf = join(repoRoot, 'nginx', 'gatehouse.compose.conf');
 
-describe('docker compose stack', { skip: skip ?? false }, () => {
+describe('docker compose stack', requires('docker', 'docker compose'), () => {
   const project = `ghcompose${process.pid}`;
   const compose = composeCommand() ?? [];
   let env: NodeJS.ProcessEnv = {};

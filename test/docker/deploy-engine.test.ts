@@ -5,7 +5,6 @@ import { createDeployer, createEngine, socketGroup, stackConfig } from '../../de
 import {
   containersServing,
   derivedImage,
-  dockerSkipReason,
   ensureTestImage,
   freePort,
   get,
@@ -14,10 +13,10 @@ import {
   startLoad,
   waitFor,
 } from '../helpers/docker.js';
+import { requires } from '../helpers/system-deps.js';
 
 // End to end against the real engine: the dockerode deployer and the proxy's Docker discovery.
 
-const skip = dockerSkipReason();
 const cliSkip = /^ {2}deploy /m.test(
   spawnSync(process.execPath, ['bin/gatehouse.js', '--help'], { cwd: repoRoot, encoding: 'utf8' }).stdout ??
     '',
@@ -25,7 +24,7 @@ const cliSkip = /^ {2}deploy /m.test(
   ? null
   : 'the deploy command is not registered in cli/index.ts yet';
 
-describe('gatehouse deploy on a Docker engine', { skip: skip ?? false }, () => {
+describe('gatehouse deploy on a Docker engine', requires('docker'), () => {
   const stack = `ghdeploy${process.pid}`;
   const engine = createEngine();
   const config = stackConfig(stack);

@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import { loadConfig, packageRoot } from '../../config/index.js';
 import { renderNginx } from '../../nginx/render.js';
 import { configFrom, nginxTest } from '../helpers/nginx.js';
+import { requires } from '../helpers/system-deps.js';
 
 // Real `nginx -t` (Debian's nginx-light) on the rendered snippets, each included in http {} of a
 // main nginx.conf of the test's own, with its own prefix.
@@ -16,7 +17,7 @@ function assertAccepted(snippet: string): void {
   assert.match(output, /test is successful/);
 }
 
-describe('nginx -t', () => {
+describe('nginx -t', requires('nginx'), () => {
   const logDir = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-t-logs-'));
   after(() => rmSync(logDir, { recursive: true, force: true }));
 
