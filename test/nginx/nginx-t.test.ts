@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -26,10 +26,7 @@ describe('nginx -t', requires('nginx'), () => {
   });
 
   test('accepts the compose config (rendered with its name pointed at 127.0.0.1: "app" resolves only in compose)', () => {
-    const composeFile = join(packageRoot, 'config', 'compose.yaml');
-    const config = existsSync(composeFile)
-      ? loadConfig({ file: composeFile, env: {} })
-      : loadConfig({ env: {} });
+    const config = loadConfig({ file: join(packageRoot, 'config', 'compose.yaml'), env: {} });
     const resolve = { port: 3000, interval: 5000, ...config.upstream.resolve, host: '127.0.0.1' };
     const hostsFree = { ...config, upstream: { ...config.upstream, resolve } };
     const text = renderNginx(hostsFree, { target: 'compose' });
