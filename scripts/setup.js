@@ -59,13 +59,8 @@ if (packages.length > 0) {
   if (packages.includes('nginx-light')) {
     // The package starts a system nginx on port 80 and enables it at boot; the tests run their own.
     say('stopping and disabling the system nginx the package started');
-    spawnSync(
-      'sh',
-      ['-c', 'systemctl disable --now nginx || { service nginx stop; update-rc.d nginx disable; }'],
-      {
-        stdio: 'ignore',
-      },
-    );
+    const stop = 'systemctl disable --now nginx || { service nginx stop; update-rc.d nginx disable; }';
+    spawnSync('sh', ['-c', stop], { stdio: 'ignore' });
   }
 }
 
