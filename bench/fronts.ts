@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../config/index.js';
 import { renderNginx } from '../nginx/render.js';
 import { freePort } from '../test/helpers/net.js';
-import { NGINX_BIN, startNginx } from '../test/helpers/nginx.js';
+import { startNginx } from '../test/helpers/nginx.js';
+import { missing } from '../test/helpers/system-deps.js';
 import { writeBenchConfig } from './bench-config.js';
 import { type Managed, startProcess, track } from './processes.js';
 
@@ -123,7 +123,7 @@ const direct: FrontSpec = {
 const nginx: FrontSpec = {
   id: 'nginx',
   label: 'nginx (1 worker)',
-  unavailable: () => (existsSync(NGINX_BIN) ? null : `${NGINX_BIN} not installed`),
+  unavailable: () => missing('nginx'),
   async start(ctx) {
     const port = await freePort();
     const { config } = writeBenchConfig({

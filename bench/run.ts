@@ -3,10 +3,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../config/index.js';
-import { NGINX_BIN } from '../test/helpers/nginx.js';
+import { which } from '../test/helpers/system-deps.js';
 import { runCgiComparison } from './cgi.js';
 import type { FrontId } from './fronts.js';
-import { findWrk } from './load/index.js';
 import { parseOptions, USAGE } from './options.js';
 import { stopAll } from './processes.js';
 import { runProfile } from './profile.js';
@@ -20,7 +19,8 @@ import { runTransportStudy } from './transports-study.js';
 let scratch: string | null = null;
 
 async function main(): Promise<number> {
-  const wrk = findWrk();
+  // wrk is optional (autocannon always runs); `npm run setup` installs it.
+  const wrk = which('wrk');
   const options = parseOptions(process.argv.slice(2), wrk !== null);
   if (options.help) {
     console.log(USAGE);
@@ -80,7 +80,7 @@ async function main(): Promise<number> {
 }
 
 function nginxVersion(): string | null {
-  const result = spawnSync(NGINX_BIN, ['-v'], { encoding: 'utf8' });
+  const result = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
   return result.status === 0 ? result.stderr.trim() : null;
 }
 

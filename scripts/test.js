@@ -2,7 +2,8 @@
 // Runs the compiled test files with Node's built-in runner. Node 20 takes no globs on the
 // command line, so the files are listed here. Arguments narrow the run:
 //   node scripts/test.js proxy conformance   → only test files whose path contains one of them.
-// GATEHOUSE_TEST_SKIP=docker,pm2 leaves out the files under those folders (CI's second Node pass).
+// GATEHOUSE_TEST_SKIP leaves out folders or single files of test/, comma-separated (CI's second
+// Node pass): GATEHOUSE_TEST_SKIP=pm2,docker/image.test.ts leaves out test/pm2/ and that file.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -17,10 +18,23 @@ function walk(dir) {
   );
 }
 
-const skip = (process.env.GATEHOUSE_TEST_SKIP ?? '').split(',').filter(Boolean);
-const files = walk(root)
-  .filter((f) => filters.length === 0 || filters.some((p) => relative(root, f).includes(p)))
-  .filter((f) => !skip.some((area) => relative(root, f).startsWith(`${area}/`)))
+const skip = (process.env.GATEHOUSE_TEST_SKIP ?? '')
+  .split(',')
+  .map((entry) => entry.trim().replace(/\/$/, ''))
+  .filter(Boolean);
+/** Whether `file` (relative to dist/test) is `entry` (a source path, .ts) or under that folder. */
+const isUnder = (file, entry) => file === entry.replace(/\.ts$/, '.js') || file.startsWith(`${entry}/`);
+const all = walk(root).map((f) => relative(root, f));
+// A stale entry (a renamed file) would quietly leave nothing out: say so and stop.
+const stale = skip.filter((entry) => !all.some((f) => isUnder(f, entry)));
+if (stale.length > 0) {
+  console.error(`GATEHOUSE_TEST_SKIP: no test file is or is under ${stale.join(', ')}`);
+  process.exit(1);
+}
+const files = all
+  .filter((f) => filters.length === 0 || filters.some((p) => f.includes(p)))
+  .filter((f) => !skip.some((entry) => isUnder(f, entry)))
+  .map((f) => join(root, f))
   .sort();
 if (skip.length > 0) console.log(`# left out by GATEHOUSE_TEST_SKIP: ${skip.join(', ')}`);
 if (files.length === 0) {

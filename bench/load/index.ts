@@ -3,7 +3,6 @@ import type { LoadResult, LoadRun, LoadTool } from './types.js';
 import { runWrk } from './wrk.js';
 
 export type { LoadResult, LoadRun, LoadTool } from './types.js';
-export { findWrk } from './wrk.js';
 
 export interface LoadTools {
   /** The wrk binary, or null when not installed. */

@@ -1,4 +1,5 @@
 import { describe, test } from 'node:test';
+import { requires } from '../helpers/system-deps.js';
 import { cases } from './cases.js';
 import { selectedFronts } from './fronts.js';
 import { runCase } from './run-case.js';
@@ -8,7 +9,7 @@ import { runCase } from './run-case.js';
 const frontsToRun = selectedFronts(process.env.CONFORMANCE_FRONTS);
 
 for (const front of frontsToRun) {
-  describe(`conformance: ${front.name}`, () => {
+  describe(`conformance: ${front.name}`, requires(...front.needs), () => {
     for (const c of cases) {
       test(c.name, { timeout: 60_000 }, () => runCase(c, front));
     }

@@ -6,6 +6,7 @@ import { renderNginx } from '../../nginx/render.js';
 import { createLogger } from '../../process/logger.js';
 import { createProxyServer } from '../../proxy/index.js';
 import { freePort, startNginx } from '../helpers/nginx.js';
+import type { SystemDepName } from '../helpers/system-deps.js';
 
 export type FrontName = 'gatehouse' | 'nginx';
 export const FRONT_NAMES: readonly FrontName[] = ['gatehouse', 'nginx'];
@@ -18,6 +19,8 @@ export interface StartedFront {
 
 export interface Front {
   name: FrontName;
+  /** The programs this front runs, which the machine must have. */
+  needs: SystemDepName[];
   start(opts: {
     servers: string[] /* host:port */;
     overrides?: Record<string, unknown> /* raw config keys */;
@@ -58,6 +61,7 @@ export function conformanceConfig(
 
 export const nginxFront: Front = {
   name: 'nginx',
+  needs: ['nginx'],
   async start({ servers, overrides }) {
     const port = await freePort();
     const statusPort = await freePort();
@@ -69,6 +73,7 @@ export const nginxFront: Front = {
 
 export const gatehouseFront: Front = {
   name: 'gatehouse',
+  needs: [],
   async start({ servers, overrides }) {
     const config = conformanceConfig({ port: 0, statusPort: 0 }, servers, overrides);
     const proxy = createProxyServer(config, { logger: createLogger({ name: 'proxy', level: 'silent' }) });

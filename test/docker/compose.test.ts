@@ -1,26 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  composeCommand,
-  containersServing,
-  dockerSkipReason,
-  ensureTestImage,
-  freePort,
-  get,
-  repoRoot,
-  run,
-  waitFor,
-} from '../helpers/docker.js';
+import { containersServing, ensureTestImage, freePort, get, run, waitFor } from '../helpers/docker.js';
+import { composeCommand, requires } from '../helpers/system-deps.js';
 
 // End to end against the real engine: docker-compose.yml with the image built from this tree.
 
-const skip =
-  dockerSkipReason() ?? (composeCommand() === null ? 'neither docker compose nor docker-compose' : null);
-const nginxConf = join(repoRoot, 'nginx', 'gatehouse.compose.conf');
-
-describe('docker compose stack', { skip: skip ?? false }, () => {
+describe('docker compose stack', requires('docker', 'docker compose'), () => {
   const project = `ghcompose${process.pid}`;
   const compose = composeCommand() ?? [];
   let env: NodeJS.ProcessEnv = {};
@@ -100,9 +85,7 @@ describe('docker compose stack', { skip: skip ?? false }, () => {
     );
   });
 
-  test('the nginx profile puts real nginx in front of the same replicas', {
-    skip: existsSync(nginxConf) ? false : `${nginxConf} is not rendered yet`,
-  }, async () => {
+  test('the nginx profile puts real nginx in front of the same replicas', async () => {
     run([...compose, '-p', project, '--profile', 'nginx', 'up', '-d', '--scale', 'app=4', 'nginx'], { env });
     await waitFor(
       'nginx to answer',

@@ -1,31 +1,21 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { createDeployer, createEngine, socketGroup, stackConfig } from '../../deploy/docker/index.js';
 import {
   containersServing,
   derivedImage,
-  dockerSkipReason,
   ensureTestImage,
   freePort,
   get,
-  repoRoot,
   run,
   startLoad,
   waitFor,
 } from '../helpers/docker.js';
+import { requires } from '../helpers/system-deps.js';
 
 // End to end against the real engine: the dockerode deployer and the proxy's Docker discovery.
 
-const skip = dockerSkipReason();
-const cliSkip = /^ {2}deploy /m.test(
-  spawnSync(process.execPath, ['bin/gatehouse.js', '--help'], { cwd: repoRoot, encoding: 'utf8' }).stdout ??
-    '',
-)
-  ? null
-  : 'the deploy command is not registered in cli/index.ts yet';
-
-describe('gatehouse deploy on a Docker engine', { skip: skip ?? false }, () => {
+describe('gatehouse deploy on a Docker engine', requires('docker'), () => {
   const stack = `ghdeploy${process.pid}`;
   const engine = createEngine();
   const config = stackConfig(stack);
@@ -145,7 +135,7 @@ describe('gatehouse deploy on a Docker engine', { skip: skip ?? false }, () => {
     );
   });
 
-  test('the CLI prints the same status as a table', { skip: cliSkip ?? false }, () => {
+  test('the CLI prints the same status as a table', () => {
     const out = run([process.execPath, 'bin/gatehouse.js', 'deploy', 'status', '--stack', stack]);
     assert.match(out, /^NAME +ROLE +STATE +HEALTH +ADDRESS +IMAGE\n/);
     assert.match(

@@ -3,21 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { buildFromContext, buildImage, createEngine, tarFile } from '../../deploy/docker/index.js';
-import {
-  buildContext,
-  dockerSkipReason,
-  ensureTestImage,
-  freePort,
-  get,
-  run,
-  waitFor,
-} from '../helpers/docker.js';
+import { buildContext, ensureTestImage, freePort, get, run, waitFor } from '../helpers/docker.js';
+import { requires } from '../helpers/system-deps.js';
 
 // End to end against the real engine: the Dockerfile.
 
-const skip = dockerSkipReason();
-
-describe('the gatehouse image', { skip: skip ?? false }, () => {
+describe('the gatehouse image', requires('docker'), () => {
   const engine = createEngine();
   const node20Tag = `gatehouse-test-node20:${process.pid}`;
   const brokenTag = `gatehouse-test-broken:${process.pid}`;

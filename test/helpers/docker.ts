@@ -19,29 +19,6 @@ export const repoRoot = join(import.meta.dirname, '..', '..', '..');
 /** What test images are built from: the working tree. */
 export const buildContext = repoRoot;
 
-/** Why Docker tests cannot run here, or null when the engine answers. */
-export function dockerSkipReason(): string | null {
-  const info = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], {
-    encoding: 'utf8',
-    timeout: 15_000,
-  });
-  if (info.error)
-    return `no docker CLI (${(info.error as NodeJS.ErrnoException).code}); run ../shared/docker/ensure-engine.sh`;
-  if (info.status !== 0) {
-    const why = (info.stderr || info.stdout).trim().split('\n')[0];
-    return `docker info failed (${why}); run ../shared/docker/ensure-engine.sh`;
-  }
-  return null;
-}
-
-/** `docker compose` (v2) when present, else `docker-compose` (1.29), else null. */
-export function composeCommand(): string[] | null {
-  if (spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' }).status === 0)
-    return ['docker', 'compose'];
-  if (spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0) return ['docker-compose'];
-  return null;
-}
-
 /** Runs a command, returns stdout; throws with stderr when it fails. */
 export function run(
   command: string[],

@@ -19,9 +19,6 @@ export function configFrom(raw: Record<string, unknown>): Config {
   }
 }
 
-/** Debian's nginx-light; `.ci/run` installs it. */
-export const NGINX_BIN = '/usr/sbin/nginx';
-
 export interface NginxPrefix {
   dir: string;
   /** The main nginx.conf, which includes the snippet inside http {}. */
@@ -72,6 +69,9 @@ export function createNginxPrefix(snippet: string): NginxPrefix {
   };
 }
 
+/** nginx on PATH (Debian's nginx-light; `npm run setup` installs it). Tests that start it declare `requires('nginx')`. */
+const NGINX = 'nginx';
+
 function args(prefix: NginxPrefix): string[] {
   return ['-p', `${prefix.dir}/`, '-c', prefix.conf, '-e', prefix.errorLog];
 }
@@ -80,7 +80,7 @@ function args(prefix: NginxPrefix): string[] {
 export function nginxTest(snippet: string): { ok: boolean; output: string } {
   const prefix = createNginxPrefix(snippet);
   try {
-    const result = spawnSync(NGINX_BIN, ['-t', ...args(prefix)], { encoding: 'utf8', timeout: 10_000 });
+    const result = spawnSync(NGINX, ['-t', ...args(prefix)], { encoding: 'utf8', timeout: 10_000 });
     if (result.error) throw result.error;
     return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
   } finally {
@@ -120,7 +120,7 @@ export async function startNginx(options: {
 }): Promise<RunningNginx> {
   const { snippet, port, timeout = 10_000 } = options;
   const prefix = createNginxPrefix(snippet);
-  const child = spawn(NGINX_BIN, args(prefix), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(NGINX, args(prefix), { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
   let stderr = '';

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadConfig, packageRoot } from '../../config/index.js';
 import { renderNginx } from '../../nginx/render.js';
 import { configFrom, nginxTest } from '../helpers/nginx.js';
+import { requires } from '../helpers/system-deps.js';
 
 // Real `nginx -t` (Debian's nginx-light) on the rendered snippets, each included in http {} of a
 // main nginx.conf of the test's own, with its own prefix.
@@ -16,7 +17,7 @@ function assertAccepted(snippet: string): void {
   assert.match(output, /test is successful/);
 }
 
-describe('nginx -t', () => {
+describe('nginx -t', requires('nginx'), () => {
   const logDir = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-t-logs-'));
   after(() => rmSync(logDir, { recursive: true, force: true }));
 
@@ -25,10 +26,7 @@ describe('nginx -t', () => {
   });
 
   test('accepts the compose config (rendered with its name pointed at 127.0.0.1: "app" resolves only in compose)', () => {
-    const composeFile = join(packageRoot, 'config', 'compose.yaml');
-    const config = existsSync(composeFile)
-      ? loadConfig({ file: composeFile, env: {} })
-      : loadConfig({ env: {} });
+    const config = loadConfig({ file: join(packageRoot, 'config', 'compose.yaml'), env: {} });
     const resolve = { port: 3000, interval: 5000, ...config.upstream.resolve, host: '127.0.0.1' };
     const hostsFree = { ...config, upstream: { ...config.upstream, resolve } };
     const text = renderNginx(hostsFree, { target: 'compose' });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
@@ -8,9 +7,9 @@ import { createActiveHealthCheck } from '../../proxy/pool/active-health.js';
 import { Pool } from '../../proxy/pool/pool.js';
 import { Upstream } from '../../proxy/pool/upstream.js';
 import { createStatusListener } from '../../proxy/status/listener.js';
+import { requires, which } from '../helpers/system-deps.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
-const chromiumPath = '/usr/bin/chromium';
 const screenshotPath = '/tmp/gatehouse-status.png';
 const refreshSeconds = 2;
 const healthInterval = 500;
@@ -76,9 +75,10 @@ async function readRow(page: Page, address: string): Promise<RowView> {
 const isGreen = ([r, g, b]: [number, number, number]) => g > r + 40 && g > b + 40;
 const isRed = ([r, g, b]: [number, number, number]) => r > g + 80 && r > b + 80;
 
-test('status page in Chromium shows every upstream up in green, and a killed worker turns red "down" within one refresh', async (t) => {
-  assert.ok(existsSync(chromiumPath), `${chromiumPath} is missing: install Debian's chromium package`);
+const pageTest =
+  'status page in Chromium shows every upstream up in green, and a killed worker turns red "down" within one refresh';
 
+test(pageTest, requires('chromium'), async (t) => {
   const workers: WorkerProcess[] = [];
   t.after(() => Promise.all(workers.map((worker) => worker.stop({ signal: 'SIGKILL' }))));
   // Pushed one by one: if the second fails to start, the first is still stopped by the hook above.
@@ -131,7 +131,7 @@ test('status page in Chromium shows every upstream up in green, and a killed wor
   let browser: Browser | undefined;
   t.after(() => browser?.close());
   browser = await chromium.launch({
-    executablePath: chromiumPath,
+    executablePath: which('chromium')!,
     args: [
       '--headless',
       '--no-sandbox',
