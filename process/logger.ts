@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
@@ -10,7 +11,8 @@ export function createLogger(
   const opts = {
     name: options.name,
     level: options.level ?? 'info',
-    base: { pid: process.pid, ...options.base },
+    // The host name tells containers apart (it is the container id in Docker), the pid processes.
+    base: { pid: process.pid, hostname: hostname(), ...options.base },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   return destination ? pino(opts, destination) : pino(opts);
