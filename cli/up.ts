@@ -47,6 +47,8 @@ export function registerUp(program: Command): void {
     .description('stop a stack `gatehouse up` left running (its terminal was closed without Ctrl-C)')
     .option('--pm2-home <dir>', "the stack's PM2_HOME", stackPm2Home)
     .action(async (opts: { pm2Home: string }) => {
-      process.exitCode = await runDown(resolve(opts.pm2Home));
+      const code = await runDown(resolve(opts.pm2Home));
+      // As for up: pm2's client would keep this process alive after its daemon is gone.
+      process.exit(code);
     });
 }

@@ -117,6 +117,32 @@ describe('gatehouse up (what npm start runs)', { timeout: 180_000 }, () => {
     await assert.rejects(fetch(line[1]!), 'nothing answers on the proxy port any more');
   });
 
+  test('gatehouse down stops a stack whose gatehouse up was killed outright, and exits', async (t) => {
+    const box = await createPm2Sandbox({ workers: 1, config: { access_log: { path: 'off' } } });
+    t.after(() => box.destroy());
+    const orphaned = startUp(box);
+    t.after(() => orphaned.child.kill('SIGKILL'));
+    await waitFor(
+      'the stack to answer',
+      async () => /Ctrl-C stops everything/.test(orphaned.output()),
+      120_000,
+    );
+    orphaned.child.kill('SIGKILL');
+    await orphaned.exited;
+    assert.ok(daemonPid(box.home), 'the daemon outlives the killed terminal');
+
+    const down = await run(process.execPath, [gatehouse, 'down', '--pm2-home', box.home], {
+      env: box.env,
+      timeout: 60_000,
+    });
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(down.stdout, `gatehouse: stopped the stack under ${box.home}\n`);
+    await waitFor('the daemon to be gone', async () => daemonPid(box.home) === null, 10_000);
+    await assert.rejects(fetch(box.proxyUrl), 'nothing answers on the proxy port');
+    const again = await run(process.execPath, [gatehouse, 'down', '--pm2-home', box.home], { env: box.env });
+    assert.equal(again.stdout, `gatehouse: nothing runs under ${box.home}\n`);
+  });
+
   for (const key of ['listen', 'status.listen', 'workers.port'] as const) {
     test(`an address already taken (${key}): exits 1 at once with one line naming it, its holder and the key; starts nothing`, async (t) => {
       const box = await createPm2Sandbox({ workers: 2 });
