@@ -111,7 +111,8 @@ export async function runUp(options: UpOptions): Promise<number> {
   let daemon: StackDaemon | null = null;
   try {
     const { apps } = createEcosystem(config, { root, profile });
-    log(`gatehouse: starting ${config.workers.count} workers and the proxy (pm2 home ${shortPath(pm2Home)})`);
+    const workers = config.workers.count === 1 ? '1 worker' : `${config.workers.count} workers`;
+    log(`gatehouse: starting ${workers} and the proxy (pm2 home ${shortPath(pm2Home)})`);
     daemon = await connectStackDaemon({ home: pm2Home, onOutput: logs.push, onEvent });
     const stack = daemon;
     // Workers and proxy at once: pm2 starts the instances of one app one after another, waiting
