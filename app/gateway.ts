@@ -23,8 +23,12 @@ export interface RequestContext {
   worker: WorkerInfo;
 }
 
+/** Which worker process is serving: enough to tell every replica apart, on one host or many. */
 export interface WorkerInfo {
+  /** os.hostname(): in Docker the container id, the one field that differs between replicas. */
+  hostname: string;
   pid: number;
+  /** pm2's instance number (0 when not under pm2). */
   instance: number;
   port: number;
 }

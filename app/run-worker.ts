@@ -26,6 +26,8 @@ export async function loadApp(modulePath: string): Promise<GatewayApp> {
  */
 export async function runWorker({ config, appModule, env = process.env }: RunWorkerOptions): Promise<void> {
   const { host, port, instance } = workerEnv(config, env);
+  // Every line says which worker wrote it: the logger adds pid and host name (one per container in
+  // compose), the instance and, once it listens, the port tell pm2's workers on one host apart.
   const logger = createLogger({ name: 'worker', level: config.logLevel, base: { instance } });
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception; exiting');
@@ -47,9 +49,13 @@ export async function runWorker({ config, appModule, env = process.env }: RunWor
     instance,
     gracePeriod: config.workers.gracePeriod,
     keepaliveTimeout: config.workers.keepaliveTimeout,
+    // Docker's HEALTHCHECK probes it too, with active health off or not.
+    healthPath: config.upstream.health.path,
   });
   const address = await worker.listen();
   logger.info({ host: address.address, port: address.port, app: modulePath ?? 'sample site' }, 'listening');
+  // Only now: PORT=0 gets its port from listen(), and the line above names it already.
+  logger.setBindings({ port: address.port });
   process.send?.('ready');
 
   exitAfterDrainOnSignals(logger, () => worker.shutdown());

@@ -6,12 +6,14 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname as osHostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { answerClientErrors } from '../process/client-error.js';
 import { createDrainer } from '../process/drain.js';
 import { listenOn } from '../process/listen.js';
 import type { Logger } from '../process/logger.js';
 import { acceptRequestId } from '../process/request-id.js';
+import { formatWorkerHeader, WORKER_HEADER } from '../stack/worker-identity.js';
 import { serveFetch } from './fetch-adapter.js';
 import type { GatewayApp, RequestContext, WorkerInfo } from './gateway.js';
 
@@ -29,11 +31,22 @@ export interface WorkerOptions {
    * request onto a socket the worker is closing at that moment (the reset race of pooled sockets).
    */
   keepaliveTimeout?: number;
+  /**
+   * The health path (upstream.health.path): probes of it (the proxy's active health check every
+   * couple of seconds, Docker's HEALTHCHECK) are counted and logged at debug only, so they do not
+   * bury the request log, and answered with the worker's identity (stack/worker-identity.ts).
+   * null: no path is treated as a probe.
+   */
+  healthPath?: string | null;
+  /** The host name the worker reports; os.hostname() (in Docker, the container id) by default. */
+  hostname?: string;
 }
 
 export interface Worker {
   readonly server: Server;
   readonly info: WorkerInfo;
+  /** Health probes answered since the worker started. */
+  readonly healthProbes: number;
   listen(): Promise<AddressInfo>;
   /** Stop accepting, finish in-flight requests (up to the grace period), close idle sockets. */
   shutdown(): Promise<void>;
@@ -48,8 +61,11 @@ export function createWorker(options: WorkerOptions): Worker {
     instance = 0,
     gracePeriod = 10_000,
     keepaliveTimeout = 65_000,
+    healthPath = null,
+    hostname = osHostname(),
   } = options;
-  const info: WorkerInfo = { pid: process.pid, instance, port };
+  const info: WorkerInfo = { hostname, pid: process.pid, instance, port };
+  let healthProbes = 0;
   // Upgraded (WebSocket) sockets leave the HTTP server's books: server.close() would wait on them forever.
   const upgraded = new Set<Duplex>();
 
@@ -66,12 +82,17 @@ export function createWorker(options: WorkerOptions): Worker {
     const requestId = acceptRequestId(req.headers['x-request-id']);
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
+    const probe = isHealthProbe(req, healthPath);
+    if (probe) {
+      healthProbes++;
+      res.setHeader(WORKER_HEADER, formatWorkerHeader({ ...info, healthProbes }));
+    }
     drainer.track(res);
     let finished = false;
     const done = () => {
       if (finished) return;
       finished = true;
-      logger.info(
+      logger[probe ? 'debug' : 'info'](
         {
           requestId,
           method: req.method,
@@ -147,6 +168,9 @@ export function createWorker(options: WorkerOptions): Worker {
   return {
     server,
     info,
+    get healthProbes() {
+      return healthProbes;
+    },
     async listen() {
       const address = await listenOn(server, port, host);
       info.port = address.port;
@@ -163,4 +187,11 @@ export function createWorker(options: WorkerOptions): Worker {
       await closed;
     },
   };
+}
+
+function isHealthProbe(req: IncomingMessage, healthPath: string | null): boolean {
+  if (healthPath === null || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+  const url = req.url ?? '';
+  const query = url.indexOf('?');
+  return (query === -1 ? url : url.slice(0, query)) === healthPath;
 }

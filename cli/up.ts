@@ -19,30 +19,36 @@ export function registerUp(program: Command): void {
       'production',
     )
     .option('--pm2-home <dir>', "this stack's own PM2_HOME", stackPm2Home)
-    .action(async (opts: { config?: string; env: string; pm2Home: string }) => {
+    .option('--no-build', 'do not compile first, even when a source is newer than dist/')
+    .action(async (opts: { config?: string; env: string; pm2Home: string; build: boolean }) => {
       if (opts.env !== 'production' && opts.env !== 'development') {
         console.error(`gatehouse up: --env must be production or development, got "${opts.env}"`);
         process.exit(1);
       }
       const config = loadConfigOrExit(opts.config);
+      let code: number;
       try {
-        process.exitCode = await runUp({
+        code = await runUp({
           config,
-          configFile: opts.config ? resolve(opts.config) : null,
           profile: opts.env as EcosystemProfile,
           pm2Home: resolve(opts.pm2Home),
+          build: opts.build,
         });
       } catch (err) {
         if (!(err instanceof UpError)) throw err;
-        console.error(`gatehouse up: ${err.message}`);
-        process.exitCode = 1;
+        for (const line of err.lines) console.error(`gatehouse up: ${line}`);
+        code = 1;
       }
+      // pm2's client keeps sockets and timers of its own; everything of ours is stopped by now.
+      process.exit(code);
     });
   program
     .command('down')
     .description('stop a stack `gatehouse up` left running (its terminal was closed without Ctrl-C)')
     .option('--pm2-home <dir>', "the stack's PM2_HOME", stackPm2Home)
     .action(async (opts: { pm2Home: string }) => {
-      process.exitCode = await runDown(resolve(opts.pm2Home));
+      const code = await runDown(resolve(opts.pm2Home));
+      // As for up: pm2's client would keep this process alive after its daemon is gone.
+      process.exit(code);
     });
 }

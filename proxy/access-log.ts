@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import type { AccessLogConfig } from '../config/index.js';
+import { formatRequestLine } from '../process/log-line.js';
 
 export interface AccessEntry {
   remoteAddr: string;
@@ -84,34 +85,105 @@ export function formatJson(e: AccessEntry, now = Date.now()): string {
   })}\n`;
 }
 
-/** null when the log is off: then the request path does no logging work at all. */
-export function createAccessLog(config: AccessLogConfig): AccessLog | null {
+/** A request as a person at a terminal reads it (process/log-line.ts): who answered, how fast. */
+export function formatTerminal(e: AccessEntry, now = Date.now()): string {
+  return `${formatRequestLine({
+    time: now,
+    method: e.method,
+    path: e.url,
+    status: e.status,
+    ms: e.requestTime * 1000,
+    by: e.upstream,
+  })}\n`;
+}
+
+/** Where formatted lines go: buffered, flushed at least once a second and on close. */
+interface Sink {
+  write(text: string): void;
+  flush(): void;
+  close(): void;
+}
+
+/** The part of process.stdout the access log uses (tests pass their own). */
+export interface Stdout {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
+/**
+ * null when the log is off: then the request path does no logging work at all. To a terminal
+ * (stdout is a TTY) each request is one readable line; files and pipes get the configured format.
+ */
+export function createAccessLog(config: AccessLogConfig, stdout: Stdout = process.stdout): AccessLog | null {
   if (config.path === 'off') return null;
-  // pino's destination is SonicBoom: buffered, asynchronous writes to a fd or file.
-  const dest = pino.destination({
-    dest: config.path === 'stdout' ? 1 : config.path,
-    sync: false,
-    minLength: 4096,
-    mkdir: true,
-  });
-  const format = config.format === 'json' ? formatJson : formatCombined;
-  const timer = setInterval(() => dest.flush(), 1000);
-  timer.unref();
+  const terminal = config.path === 'stdout' && stdout.isTTY === true;
+  const format = terminal ? formatTerminal : config.format === 'json' ? formatJson : formatCombined;
+  const sink = terminal
+    ? { write: (text: string) => void stdout.write(text), flush() {}, close() {} }
+    : config.path === 'stdout' && wrapped(stdout)
+      ? batchedSink(stdout)
+      : fileSink(config.path === 'stdout' ? 1 : config.path);
   return {
     write(entry) {
-      dest.write(format(entry));
+      sink.write(format(entry));
     },
+    flush: sink.flush,
+    close: sink.close,
+  };
+}
+
+/**
+ * pm2's cluster mode replaces process.stdout.write to carry a process's output to its log files
+ * and `pm2 logs`; file descriptor 1 is the daemon's own log there, so the lines must go through
+ * the replaced write (pino checks the same way for its own destination).
+ */
+function wrapped(stdout: Stdout): boolean {
+  const prototype = Object.getPrototypeOf(stdout) as { write?: unknown } | null;
+  return prototype !== null && stdout.write !== prototype.write;
+}
+
+// pino's destination is SonicBoom: buffered, asynchronous writes to a fd or file.
+function fileSink(dest: number | string): Sink {
+  const boom = pino.destination({ dest, sync: false, minLength: 4096, mkdir: true });
+  const timer = setInterval(() => boom.flush(), 1000);
+  timer.unref();
+  return {
+    write: (text) => void boom.write(text),
     flush() {
       try {
-        dest.flushSync();
+        boom.flushSync();
       } catch {}
     },
     close() {
       clearInterval(timer);
       try {
-        dest.flushSync();
+        boom.flushSync();
       } catch {}
-      dest.end();
+      boom.end();
+    },
+  };
+}
+
+/** The same 4 KiB / 1 s batching as SonicBoom's, for a stream that is not a file descriptor. */
+function batchedSink(stdout: Stdout): Sink {
+  let pending = '';
+  const flush = () => {
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    stdout.write(text);
+  };
+  const timer = setInterval(flush, 1000);
+  timer.unref();
+  return {
+    write(text) {
+      pending += text;
+      if (pending.length >= 4096) flush();
+    },
+    flush,
+    close() {
+      clearInterval(timer);
+      flush();
     },
   };
 }

@@ -3,6 +3,10 @@
  * `gatehouse status` (deploy/pm2) reads. Both sides import this one definition.
  */
 
+import type { WorkerReport } from './worker-identity.js';
+
+export type { WorkerIdentity, WorkerReport } from './worker-identity.js';
+
 /**
  * 'up' takes requests; 'backup' could take them but stands by until every primary is down;
  * 'down' is out: by active health (`healthy` false), passive health (`downUntil` ahead) or on
@@ -26,9 +30,17 @@ export interface UpstreamStatus {
   failures: number;
   /** Milliseconds over the last samples; null fields until the first request. */
   latency: { samples: number; p50: number | null; p95: number | null; p99: number | null };
+  /**
+   * The worker that answers on this address (host name, pid, instance, port) and the health
+   * probes it has answered, from its last health answer; null until one came (active health off,
+   * or a server that is not a gatehouse worker).
+   */
+  worker: WorkerReport | null;
 }
 
 export interface ProxyStatus {
+  /** The proxy's host name (its container id in Docker). */
+  hostname: string;
   pid: number;
   version: string;
   /** ISO time the proxy started. */

@@ -121,6 +121,7 @@ const COLUMNS = [
   'worker',
   'id',
   'port',
+  'host',
   'pm2',
   'pid',
   'restarts',
@@ -132,6 +133,9 @@ const COLUMNS = [
   'requests',
   'failures',
 ] as const;
+
+// Words read best flush left, numbers flush right.
+const LEFT_ALIGNED = new Set<string>(['worker', 'id', 'port', 'host', 'proxy']);
 
 /** The table `gatehouse status` prints, with a line each for pm2 and the proxy above it. */
 export function renderStatus(status: StackStatus, now: number = Date.now()): string {
@@ -166,6 +170,8 @@ export function renderStatus(status: StackStatus, now: number = Date.now()): str
       p ? p.name : dash,
       p ? String(p.pmId) : dash,
       row.port === null ? dash : String(row.port),
+      // The worker's own word, from its health answers: which machine or container serves the port.
+      u?.worker ? u.worker.hostname : dash,
       p ? p.status : 'not in pm2',
       p?.pid ? String(p.pid) : dash,
       p ? String(p.restarts) : dash,
@@ -185,7 +191,7 @@ export function renderStatus(status: StackStatus, now: number = Date.now()): str
   const widths = COLUMNS.map((title, i) => Math.max(title.length, ...table.map((cells) => cells[i]!.length)));
   const format = (cells: readonly string[]) =>
     cells
-      .map((cell, i) => (i < 3 || i === 8 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .map((cell, i) => (LEFT_ALIGNED.has(COLUMNS[i]!) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
       .join('  ')
       .trimEnd();
   lines.push('', format(COLUMNS), ...table.map(format));

@@ -1,123 +1,174 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Config, packageRoot } from '../../config/index.js';
-import { daemonPid, pm2Bin } from './daemon.js';
-import type { EcosystemProfile } from './ecosystem.js';
+import { buildIfStale } from './build-check.js';
+import { daemonPid } from './daemon.js';
+import { createEcosystem, type EcosystemProfile } from './ecosystem.js';
+import { createLogStream, failureReason } from './log-stream.js';
+import { addressProblems } from './preflight.js';
+import { connectStackDaemon, type Pm2ProcessEvent, type StackDaemon } from './session.js';
 import { connectAddress, statusUrl } from './status.js';
+
+type Output = NodeJS.WritableStream & { isTTY?: boolean };
 
 export interface UpOptions {
   config: Config;
-  /** Passed to pm2 (and so to every process) as GATEHOUSE_CONFIG; null: what this process has. */
-  configFile: string | null;
   profile: EcosystemProfile;
   /** This stack's own pm2 home, so stopping it never touches anyone else's pm2 apps. */
   pm2Home: string;
+  /** Compile first when a source is newer than its compiled file (default true). */
+  build?: boolean;
   /** How long the stack may take to answer before `up` gives up, in ms. */
   startTimeout?: number;
-  /** Where `up` says what it does (the apps' own logs go straight to the terminal). */
+  /** Where `up` says what it does. */
   log?: (line: string) => void;
+  /** Where the processes' output goes, and tsc's. */
+  stdout?: Output;
+  stderr?: Output;
+  /** Format the processes' output for a person; default: stdout is a terminal. */
+  tty?: boolean;
+  /** The package to build and run (default: this one). */
+  root?: string;
 }
 
+export type UpErrorCode = 'GH_ERR_UP_RUNNING' | 'GH_ERR_UP_ADDRESS' | 'GH_ERR_UP_BUILD' | 'GH_ERR_UP_START';
+
+/** Why `up` stopped: one line per problem, each a sentence a person can act on. */
 export class UpError extends Error {
   constructor(
-    readonly code: 'GH_ERR_UP_RUNNING' | 'GH_ERR_UP_START',
-    message: string,
+    readonly code: UpErrorCode,
+    readonly lines: readonly string[],
   ) {
-    super(message);
+    super(lines.join('\n'));
     this.name = 'UpError';
   }
 }
 
 /**
- * The whole stack in the foreground, like `gunicorn` without `-D`: a pm2 daemon of its own (its own
- * PM2_HOME) starts ecosystem.config.cjs, every process's log streams to this terminal, and Ctrl-C or
- * SIGTERM stops the processes gracefully and the daemon with them. Resolves with the exit code.
+ * The whole stack in the foreground, like `gunicorn` without `-D`: checks every listen address,
+ * compiles if a source changed, starts a pm2 daemon of its own (its own PM2_HOME) with the workers
+ * and the proxy at once, streams their output, and on Ctrl-C or SIGTERM stops the processes
+ * gracefully and the daemon with them. A process that dies while starting, or that pm2 gives up
+ * on later, stops everything with one line saying why. Resolves with the exit code.
  *
  * Not pm2-runtime: it runs pm2 inside its own process, whose arguments ("start ecosystem.config.cjs")
  * node:cluster then hands to every cluster-mode process — the proxy would read them as its command
  * (pm2 issues #4233, #4950). A real daemon starts its processes with clean arguments.
  */
 export async function runUp(options: UpOptions): Promise<number> {
-  const { config, configFile, profile, pm2Home, startTimeout = 90_000, log = console.log } = options;
+  const { config, profile, pm2Home, startTimeout = 90_000, log = console.log } = options;
+  const { stdout = process.stdout, stderr = process.stderr, root = packageRoot } = options;
   const running = daemonPid(pm2Home);
   if (running !== null) {
-    throw new UpError(
-      'GH_ERR_UP_RUNNING',
+    throw new UpError('GH_ERR_UP_RUNNING', [
       `a pm2 daemon (pid ${running}) already runs under ${pm2Home}: stop that stack first (Ctrl-C in its terminal, or \`npx gatehouse down\`)`,
-    );
+    ]);
   }
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PM2_HOME: pm2Home,
-    // One process at a time for every action of this daemon, the file watcher's restarts included:
-    // by default it restarts two workers at once, and then the pool has nobody left to answer.
-    PM2_CONCURRENT_ACTIONS: '1',
-  };
-  if (configFile) env.GATEHOUSE_CONFIG = configFile;
-  const pm2 = (args: string[], stdio: 'inherit' | 'ignore' = 'inherit'): ChildProcess =>
-    spawn(process.execPath, [pm2Bin, ...args], { cwd: packageRoot, env, stdio });
+  const problems = await addressProblems(config);
+  if (problems.length > 0) throw new UpError('GH_ERR_UP_ADDRESS', problems);
+  if (options.build !== false) {
+    const built = await buildIfStale(root, log, stdout);
+    if (built.action === 'failed') {
+      throw new UpError('GH_ERR_UP_BUILD', [
+        `tsc failed (exit ${built.code}); fix the errors above and run it again`,
+      ]);
+    }
+  }
 
-  let stopRequested: (() => void) | null = null;
+  let stopRequested: () => void = () => {};
   const stop = new Promise<'signal'>((resolve) => {
     stopRequested = () => resolve('signal');
   });
   // A terminal's Ctrl-C reaches the whole foreground group; the daemon runs in a session of its own,
-  // so nothing stops until `pm2 kill` below asks each process to drain, in order.
-  const onSignal = () => stopRequested?.();
+  // so nothing stops until kill() asks each process to drain, in order.
+  const onSignal = () => stopRequested();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let logs: ChildProcess | null = null;
   // Ends the polling loops once `up` is done, whichever way: they must not keep the process alive.
   const done = new AbortController();
+  const logs = createLogStream({ tty: options.tty ?? stdout.isTTY === true, out: stdout, err: stderr });
+  let phase: 'starting' | 'running' | 'stopping' = 'starting';
+  let failed: (error: UpError) => void = () => {};
+  const failure = new Promise<UpError>((resolve) => {
+    failed = resolve;
+  });
+  const onEvent = (event: Pm2ProcessEvent) => {
+    if (phase === 'stopping') return;
+    const who = `${event.name} ${event.pmId}`;
+    // pm2 reports 0 for a process killed by a signal: only a real exit code says anything.
+    const exited = event.exitCode ? `exited with code ${event.exitCode}` : 'exited';
+    const why = () => failureReason(logs.lastLines(event.pmId));
+    if (event.event === 'errored') {
+      failed(startError(`pm2 gave up on ${who} after ${event.restarts} quick restarts: ${why()}`));
+    } else if (phase === 'starting') {
+      failed(startError(`${who} ${exited} while starting: ${why()}`));
+    } else {
+      log(`gatehouse: ${who} ${exited}; pm2 starts it again`);
+    }
+  };
+
+  let daemon: StackDaemon | null = null;
   try {
-    const started = await Promise.race([
-      exitCode(pm2(['start', join(packageRoot, 'ecosystem.config.cjs'), '--env', profile])),
-      stop,
-    ]);
-    if (started === 'signal') return await shutdown(0);
-    if (started !== 0) {
-      await shutdown(1);
-      throw new UpError('GH_ERR_UP_START', `pm2 could not start the stack (exit ${started})`);
+    const { apps } = createEcosystem(config, { root, profile });
+    const workers = config.workers.count === 1 ? '1 worker' : `${config.workers.count} workers`;
+    log(`gatehouse: starting ${workers} and the proxy (pm2 home ${shortPath(pm2Home)})`);
+    daemon = await connectStackDaemon({ home: pm2Home, onOutput: logs.push, onEvent });
+    const stack = daemon;
+    // Workers and proxy at once: pm2 starts the instances of one app one after another, waiting
+    // for each one's ready; the proxy need not wait for them (it retries and health-checks).
+    for (const app of apps) {
+      stack
+        .start(app, profile)
+        .catch((err: Error) => failed(startError(`pm2 could not start ${app.name}: ${err.message}`)));
     }
-    logs = pm2(['logs', '--raw', '--lines', '0']);
-    const answered = await Promise.race([waitUntilAnswering(config, startTimeout, done.signal), stop]);
-    if (answered === false) {
-      await shutdown(1);
-      throw new UpError('GH_ERR_UP_START', `the stack did not answer within ${startTimeout} ms; stopped it`);
-    }
-    if (answered === true) {
-      log(
-        `gatehouse: http://${connectAddress(config.listen)}/ (status ${statusUrl(config)}) — Ctrl-C stops everything`,
+    const started = waitUntilAnswering(config, startTimeout, done.signal);
+    const outcome = await Promise.race([started, stop, failure]);
+    if (outcome instanceof UpError) return await shutdown(outcome);
+    if (outcome === 'signal') return await shutdown(0);
+    if (!outcome) {
+      return await shutdown(
+        startError(`the stack did not answer on ${connectAddress(config.listen)} within ${startTimeout} ms`),
       );
-      const ended = await Promise.race([stop, daemonGone(pm2Home, done.signal)]);
-      if (ended === 'daemon') {
-        log('gatehouse: the pm2 daemon is gone; exiting');
-        return 1;
-      }
     }
-    return await shutdown(0);
+    phase = 'running';
+    log(
+      `gatehouse: http://${connectAddress(config.listen)}/ (status ${statusUrl(config)}) — Ctrl-C stops everything`,
+    );
+    const ended = await Promise.race([stop, failure, daemonGone(pm2Home, done.signal)]);
+    if (ended === 'daemon') {
+      log('gatehouse: the pm2 daemon is gone; exiting');
+      return 1;
+    }
+    return await shutdown(ended instanceof UpError ? ended : 0);
+  } catch (err) {
+    if (err instanceof UpError) throw err;
+    return await shutdown(startError(`pm2 could not start the stack: ${(err as Error).message}`));
   } finally {
     done.abort();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    logs?.kill();
+    logs.flush();
+    await daemon?.disconnect();
   }
 
-  async function shutdown(code: number): Promise<number> {
+  /** Stops every process and the daemon; an UpError is thrown once that is done. */
+  async function shutdown(result: number | UpError): Promise<number> {
+    phase = 'stopping';
     log('gatehouse: stopping (each process drains its requests first)');
-    await exitCode(pm2(['kill']));
-    logs?.kill();
-    return code;
+    await daemon?.kill().catch(() => {});
+    if (result instanceof UpError) throw result;
+    return result;
   }
 }
 
-function exitCode(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-    child.once('error', () => resolve(1));
-  });
+function startError(line: string): UpError {
+  return new UpError('GH_ERR_UP_START', [`${line}; stopped everything`]);
+}
+
+function shortPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') ? rel : path;
 }
 
 async function daemonGone(home: string, signal: AbortSignal): Promise<'daemon'> {
@@ -126,13 +177,28 @@ async function daemonGone(home: string, signal: AbortSignal): Promise<'daemon'> 
   return 'daemon';
 }
 
-/** True once both the proxy (with a worker behind it) and its status listener answer; false on timeout. */
+/**
+ * True once every worker, the proxy and its status listener answer; false on timeout. The workers
+ * are asked directly before the proxy is: a request through the proxy to a worker that is not
+ * listening yet would be retried (no harm) but would take that worker out for fail_timeout and
+ * log a warning, on every start.
+ */
 async function waitUntilAnswering(config: Config, timeout: number, signal: AbortSignal): Promise<boolean> {
   const deadline = Date.now() + timeout;
-  const health = `http://${connectAddress(config.listen)}/healthz`;
+  const { path } = config.upstream.health;
+  const workers = Array.from({ length: config.workers.count }, (_, i) => ({
+    host: config.workers.host,
+    port: config.workers.port + i,
+  }));
+  const pending = [
+    ...workers.map((address) => `http://${connectAddress(address)}${path}`),
+    `http://${connectAddress(config.listen)}${path}`,
+    statusUrl(config),
+  ];
   while (Date.now() < deadline && !signal.aborted) {
-    if ((await answers(health)) && (await answers(statusUrl(config)))) return true;
-    await sleep(250, undefined, { signal }).catch(() => {});
+    while (pending.length > 0 && (await answers(pending[0]!))) pending.shift();
+    if (pending.length === 0) return true;
+    await sleep(100, undefined, { signal }).catch(() => {});
   }
   return false;
 }
@@ -149,17 +215,18 @@ function answers(url: string): Promise<boolean> {
   });
 }
 
-/** Stops a stack `up` left running (its terminal was killed outright): `pm2 kill` under its home. */
+/** Stops a stack `up` left running (its terminal was killed outright): pm2 kill under its home. */
 export async function runDown(pm2Home: string, log: (line: string) => void = console.log): Promise<number> {
-  const pid = daemonPid(pm2Home);
-  if (pid === null) {
+  if (daemonPid(pm2Home) === null) {
     log(`gatehouse: nothing runs under ${pm2Home}`);
     return 0;
   }
-  const child = spawn(process.execPath, [pm2Bin, 'kill'], {
-    cwd: packageRoot,
-    env: { ...process.env, PM2_HOME: pm2Home },
-    stdio: 'inherit',
-  });
-  return exitCode(child);
+  const daemon = await connectStackDaemon({ home: pm2Home });
+  try {
+    await daemon.kill();
+  } finally {
+    await daemon.disconnect();
+  }
+  log(`gatehouse: stopped the stack under ${pm2Home}`);
+  return 0;
 }

@@ -1,5 +1,6 @@
 import { type ClientRequest, request } from 'node:http';
 import type { Logger } from '../../process/logger.js';
+import { parseWorkerHeader, WORKER_HEADER } from '../../stack/worker-identity.js';
 import type { Pool } from './pool.js';
 import type { Upstream } from './upstream.js';
 
@@ -34,7 +35,8 @@ interface Streak {
  * Periodic `GET path` to every upstream (2xx/3xx passes), writing `healthy` onto the upstream
  * after `fall` failures or `rise` passes in a row. Balancers then just read `available()`.
  * Probes use their own short-lived connections, never the proxy's keep-alive pool, so a probe
- * sees what a new connection would see.
+ * sees what a new connection would see. A gatehouse worker names itself in its answer (host name,
+ * pid, instance, port, probes answered); that is written onto the upstream too, for the status page.
  */
 export function createActiveHealthCheck(options: ActiveHealthOptions): ActiveHealthCheck {
   const { getPool, path, interval, timeout, rise, fall, logger, onChange } = options;
@@ -108,6 +110,9 @@ export function createActiveHealthCheck(options: ActiveHealthOptions): ActiveHea
       deadline.unref();
       req.on('response', function onProbeResponse(res) {
         const status = res.statusCode ?? 0;
+        // Whoever answers now is who listens there now: a server that does not name itself clears
+        // what an earlier one said.
+        if (run === generation) upstream.worker = parseWorkerHeader(res.headers[WORKER_HEADER]);
         // The verdict is in the status line; drain the rest so the connection closes cleanly.
         res.on('error', () => {});
         res.resume();

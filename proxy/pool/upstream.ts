@@ -1,4 +1,5 @@
 import type { ServerConfig } from '../../config/index.js';
+import type { WorkerReport } from '../../stack/worker-identity.js';
 
 /**
  * One server of the pool: its address and weight plus its live state. Health checkers write
@@ -20,6 +21,11 @@ export class Upstream {
   failures = 0;
   /** Active health: false after `fall` failed probes, true again after `rise` good ones. */
   healthy = true;
+  /**
+   * The worker answering on this address, as its last health answer said (active health writes
+   * it); null until one did. Container replicas all say pid 7, instance 0: the host name differs.
+   */
+  worker: WorkerReport | null = null;
   /** Taken out of rotation on purpose (a container about to stop): requests in flight finish, no new ones. */
   draining = false;
   /** Passive health: failures in the current fail_timeout window, and when it may be tried again. */

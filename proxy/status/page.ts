@@ -12,10 +12,13 @@ export interface StatusPageOptions {
 export interface StatusPageModel {
   refreshSeconds: number;
   version: string;
+  hostname: string;
   pid: number;
   uptime: string;
   startedAt: string;
   requests: string;
+  /** Health probes the workers say they answered, all together: they are counted, not logged. */
+  healthProbes: string;
   updatedAt: string;
   summary: { text: string; tone: 'ok' | 'warn' | 'bad' };
   upstreams: UpstreamRow[];
@@ -26,6 +29,11 @@ export interface UpstreamRow {
   state: UpstreamState;
   /** Why it is down, or what 'backup' means, in words; empty when up. */
   detail: string;
+  /** The worker's host name, or a dash until a health answer named it. */
+  worker: string;
+  /** Its pid, instance and port, in words; empty when unknown. */
+  workerDetail: string;
+  healthProbes: string;
   weight: string;
   inFlight: string;
   requests: string;
@@ -53,10 +61,14 @@ export function statusPageModel(snapshot: StatusSnapshot, refreshSeconds = 2): S
   return {
     refreshSeconds,
     version: snapshot.proxy.version,
+    hostname: snapshot.proxy.hostname,
     pid: snapshot.proxy.pid,
     uptime: formatUptime(snapshot.proxy.uptime),
     startedAt: snapshot.proxy.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
     requests: integer.format(snapshot.proxy.requests),
+    healthProbes: integer.format(
+      snapshot.upstreams.reduce((sum, upstream) => sum + (upstream.worker?.healthProbes ?? 0), 0),
+    ),
     updatedAt: snapshot.generatedAt.slice(11, 19),
     summary: summarize(snapshot.upstreams),
     upstreams: snapshot.upstreams.map((upstream) => upstreamRow(upstream, now)),
@@ -64,10 +76,14 @@ export function statusPageModel(snapshot: StatusSnapshot, refreshSeconds = 2): S
 }
 
 function upstreamRow(upstream: UpstreamStatus, now: number): UpstreamRow {
+  const { worker } = upstream;
   return {
     address: upstream.address,
     state: upstream.state,
     detail: stateDetail(upstream, now),
+    worker: worker?.hostname ?? notYet,
+    workerDetail: worker ? `pid ${worker.pid} · instance ${worker.instance} · port ${worker.port}` : '',
+    healthProbes: worker ? integer.format(worker.healthProbes) : notYet,
     weight: integer.format(upstream.weight),
     inFlight: integer.format(upstream.inFlight),
     requests: integer.format(upstream.requests),

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { packageRoot } from '../../config/index.js';
 import type { StatusSnapshot, UpstreamStatus } from '../../stack/status.js';
@@ -13,6 +14,7 @@ export interface SnapshotInput {
   requests: number;
   now?: number;
   pid?: number;
+  hostname?: string;
   version?: string;
 }
 
@@ -23,11 +25,13 @@ export function buildStatusSnapshot({
   requests,
   now = Date.now(),
   pid = process.pid,
+  hostname = osHostname(),
   version = packageVersion(),
 }: SnapshotInput): StatusSnapshot {
   return {
     generatedAt: new Date(now).toISOString(),
     proxy: {
+      hostname,
       pid,
       version,
       startedAt: new Date(startedAt).toISOString(),
@@ -57,6 +61,8 @@ function upstreamStatus(upstream: Upstream, latency: LatencyPercentiles, now: nu
       p95: roundMs(latency.p95),
       p99: roundMs(latency.p99),
     },
+    // A copy: the snapshot is a moment's facts, not a live view of the upstream.
+    worker: upstream.worker ? { ...upstream.worker } : null,
   };
 }
 

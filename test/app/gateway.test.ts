@@ -13,7 +13,7 @@ import {
 const context: RequestContext = {
   requestId: 'r1',
   remoteAddress: '127.0.0.1',
-  worker: { pid: 1, instance: 0, port: 8001 },
+  worker: { hostname: 'test-host', pid: 1, instance: 0, port: 8001 },
 };
 
 describe('toGatewayApp', () => {

@@ -8,7 +8,7 @@ import { createSite, HttpError } from '../../app/site/index.js';
 const context: RequestContext = {
   requestId: 'req-1',
   remoteAddress: '127.0.0.1',
-  worker: { pid: 4242, instance: 3, port: 8004 },
+  worker: { hostname: 'test-host', pid: 4242, instance: 3, port: 8004 },
 };
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
@@ -205,7 +205,7 @@ describe('diagnostics', () => {
     assert.equal(json.headers['x-custom-thing'], 'yes');
     assert.equal(json.headers.accept, 'application/json');
     assert.ok(Object.keys(json.headers).every((name) => name === name.toLowerCase()));
-    assert.deepEqual(json.worker, { pid: 4242, instance: 3, port: 8004 });
+    assert.deepEqual(json.worker, { hostname: 'test-host', pid: 4242, instance: 3, port: 8004 });
   });
 
   test('GET /healthz answers ok', async () => {

@@ -3,10 +3,12 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect, createServer } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { packageRoot } from '../../config/index.js';
+import { parseWorkerHeader, WORKER_HEADER } from '../../stack/worker-identity.js';
 import {
   gatehouseBin,
   startWorker,
@@ -125,16 +127,54 @@ describe('the sample site served by a worker process', { timeout: 60_000 }, () =
 
   test('GET /headers shows the headers as received and which worker answered', async () => {
     const res = await fetch(url('/headers'), { headers: { 'X-Probe': 'seen' } });
-    const json = (await res.json()) as { headers: Record<string, string>; worker: Record<string, number> };
+    const json = (await res.json()) as {
+      headers: Record<string, string>;
+      worker: Record<string, number | string>;
+    };
     assert.equal(json.headers['x-probe'], 'seen');
     assert.equal(json.headers.host, `127.0.0.1:${worker.port}`);
-    assert.deepEqual(json.worker, { pid: worker.child.pid, instance: 0, port: worker.port });
+    // The host name is what tells container replicas apart: they are all pid 7, instance 0, port 3000.
+    assert.deepEqual(json.worker, {
+      hostname: hostname(),
+      pid: worker.child.pid,
+      instance: 0,
+      port: worker.port,
+    });
   });
 
-  test('GET /healthz answers ok', async () => {
+  test('GET /healthz answers ok, naming the worker and counting the probes it answered', async () => {
     const res = await fetch(url('/healthz'));
     assert.equal(res.status, 200);
     assert.equal(await res.text(), 'ok');
+    const first = parseWorkerHeader(res.headers.get(WORKER_HEADER) ?? undefined);
+    assert.ok(first, `${WORKER_HEADER}: ${res.headers.get(WORKER_HEADER)}`);
+    assert.deepEqual(
+      { ...first, healthProbes: 0 },
+      { hostname: hostname(), pid: worker.child.pid, instance: 0, port: worker.port, healthProbes: 0 },
+    );
+    const again = await fetch(url('/healthz?from=test'));
+    await again.text();
+    assert.equal(
+      parseWorkerHeader(again.headers.get(WORKER_HEADER) ?? undefined)?.healthProbes,
+      first.healthProbes + 1,
+    );
+    const page = await fetch(url('/'));
+    await page.text();
+    assert.equal(page.headers.get(WORKER_HEADER), null, 'only health answers name the worker');
+  });
+
+  test('health probes are not logged per request (debug level only); other requests are, with the host name', async () => {
+    for (let i = 0; i < 3; i++) await (await fetch(url('/healthz'))).text();
+    await fetch(url('/status/204'), { headers: { 'X-Request-Id': 'after-probes' } });
+    const line = await worker.waitForLog((l) => l.msg === 'request' && l.requestId === 'after-probes');
+    assert.equal(line.hostname, hostname());
+    assert.equal(line.instance, 0);
+    assert.equal(line.port, worker.port);
+    // Lines come in order: every probe above was answered, and would have been logged, before it.
+    assert.deepEqual(
+      worker.logs.filter((l) => l.msg === 'request' && String(l.path).startsWith('/healthz')),
+      [],
+    );
   });
 
   test('GET /delay/:ms waits and answers', async () => {
@@ -223,7 +263,7 @@ describe('the sample site served by a worker process', { timeout: 60_000 }, () =
 
   test('X-Request-Id is generated when absent or unusable, and answered', async () => {
     for (const sent of [undefined, 'has spaces in it', 'x'.repeat(201)]) {
-      const res = await fetch(url('/healthz'), { headers: sent ? { 'X-Request-Id': sent } : {} });
+      const res = await fetch(url('/status/200'), { headers: sent ? { 'X-Request-Id': sent } : {} });
       const id = res.headers.get('x-request-id') ?? '';
       assert.match(id, UUID, `sent ${sent}`);
       await worker.waitForLog((l) => l.msg === 'request' && l.requestId === id);

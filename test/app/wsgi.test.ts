@@ -14,7 +14,7 @@ import {
 const context: RequestContext = {
   requestId: 'req-7',
   remoteAddress: '10.1.2.3',
-  worker: { pid: 99, instance: 1, port: 8002 },
+  worker: { hostname: 'test-host', pid: 99, instance: 1, port: 8002 },
 };
 
 function get(path = '/', init: RequestInit = {}): Request {

@@ -41,6 +41,7 @@ function upstream(address: string, overrides: Partial<UpstreamStatus> = {}): Ups
     requests: 40,
     failures: 1,
     latency: { samples: 0, p50: null, p95: null, p99: null },
+    worker: null,
     ...overrides,
   };
 }
@@ -49,6 +50,7 @@ function snapshot(upstreams: UpstreamStatus[]): StatusSnapshot {
   return {
     generatedAt: new Date(now).toISOString(),
     proxy: {
+      hostname: 'proxy-host',
       pid: 77,
       version: '0.1.0',
       startedAt: new Date(now - 60_000).toISOString(),
@@ -111,15 +113,22 @@ describe('joinWorkers', () => {
 });
 
 describe('renderStatus', () => {
-  test('one row per worker with both views side by side', () => {
+  test('one row per worker with both views side by side, the host name from its health answers', () => {
     const snap = snapshot([
-      upstream('127.0.0.1:8001', { state: 'down', healthy: false, requests: 12, failures: 4 }),
+      upstream('127.0.0.1:8001', {
+        state: 'down',
+        healthy: false,
+        requests: 12,
+        failures: 4,
+        worker: { hostname: 'web-3f2a', pid: 1000, instance: 0, port: 8001, healthProbes: 9 },
+      }),
     ]);
     const text = renderStatus(stack(joinWorkers([worker(0, 8001, { restarts: 3 })], snap), snap), now);
     const lines = text.trimEnd().split('\n');
     const header = lines.find((l) => l.startsWith('worker'));
     assert.ok(header, text);
     for (const column of [
+      'host',
       'pm2',
       'pid',
       'restarts',
@@ -137,6 +146,7 @@ describe('renderStatus', () => {
       'gatehouse-worker',
       '0',
       '8001',
+      'web-3f2a',
       'online',
       '1000',
       '3',
@@ -153,7 +163,7 @@ describe('renderStatus', () => {
   test('says the proxy is unreachable and still shows the pm2 side', () => {
     const text = renderStatus(stack(joinWorkers([worker(0, 8001)], null), null), now);
     assert.match(text, /proxy http:\/\/127\.0\.0\.1:8081\/status: unreachable \(ECONNREFUSED\)/);
-    assert.match(text, /gatehouse-worker\s+0\s+8001\s+online\s+1000/);
+    assert.match(text, /gatehouse-worker\s+0\s+8001\s+-\s+online\s+1000/);
   });
 
   test('says when no pm2 daemon runs', () => {

@@ -165,6 +165,6 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
     );
     assert.equal(code, 0, stderr);
     assert.match(stdout, /unreachable/);
-    for (const port of sb.workerPorts) assert.match(stdout, new RegExp(` ${port}\\s+online\\s+\\d+`));
+    for (const port of sb.workerPorts) assert.match(stdout, new RegExp(` ${port}\\s+-\\s+online\\s+\\d+`));
   });
 });

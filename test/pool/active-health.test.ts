@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
+import { createWorker } from '../../app/worker.js';
+import { createLogger } from '../../process/logger.js';
 import { createActiveHealthCheck } from '../../proxy/pool/active-health.js';
 import type { Pool } from '../../proxy/pool/pool.js';
 import type { Upstream } from '../../proxy/pool/upstream.js';
@@ -176,5 +178,43 @@ describe('active health checks (integration, 127.0.0.1)', () => {
     assert.equal(hanging.hits(), 1);
     assert.deepEqual(changes, []);
     assert.equal(pool.upstreams[0]!.healthy, true);
+  });
+
+  test("a worker's health answer names it on the upstream (host name, pid, instance, port, probes); a plain server's clears it", async (t) => {
+    const logger = createLogger({ name: 'worker', level: 'silent' });
+    const app = { fetch: () => new Response('ok') };
+    const replicas = ['3f2a1b9c04de', '9e8d7c6b5a41'].map((hostname) =>
+      createWorker({ app, logger, hostname, instance: 0, healthPath: '/healthz' }),
+    );
+    const ports = await Promise.all(replicas.map(async (worker) => (await worker.listen()).port));
+    const plain = await startHttpServer((_req, res) => res.writeHead(200).end('ok'));
+    t.after(() => Promise.all([...replicas.map((worker) => worker.shutdown()), plain.close()]));
+    const [a, b] = ports.map((port) => `127.0.0.1:${port}`);
+    const pool = makePool([a!, b!, plain.address]);
+    const check = createActiveHealthCheck({
+      getPool: () => pool,
+      path: '/healthz',
+      interval: 60_000,
+      timeout: 2_000,
+      rise: 1,
+      fall: 1,
+    });
+    t.after(() => check.stop());
+    await check.probeNow();
+    await check.probeNow();
+    assert.deepEqual(upstreamAt(pool, a!).worker, {
+      hostname: '3f2a1b9c04de',
+      pid: process.pid,
+      instance: 0,
+      port: ports[0],
+      healthProbes: 2,
+    });
+    assert.equal(upstreamAt(pool, b!).worker?.hostname, '9e8d7c6b5a41');
+    assert.equal(upstreamAt(pool, plain.address).worker, null);
+
+    // Someone else now answers on a worker's address: what the old worker said is dropped.
+    upstreamAt(pool, plain.address).worker = { ...upstreamAt(pool, a!).worker! };
+    await check.probeNow();
+    assert.equal(upstreamAt(pool, plain.address).worker, null);
   });
 });

@@ -3,7 +3,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { type AccessEntry, createAccessLog, formatCombined, formatJson } from '../../proxy/access-log.js';
+import {
+  type AccessEntry,
+  createAccessLog,
+  formatCombined,
+  formatJson,
+  formatTerminal,
+} from '../../proxy/access-log.js';
 
 // $time_local is local time; pin the zone so the expected lines are fixed. Node re-reads TZ on change.
 process.env.TZ = 'UTC';
@@ -189,5 +195,42 @@ describe('createAccessLog', () => {
     const text = (await linesOf(path, 1)).join('\n');
     log.close();
     assert.match(`${text}\n`, /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/ HTTP\/1\.1" 200 6 "-" "agent\/1\.0"\n$/);
+  });
+
+  test('to a terminal each request is one readable line (method, path, status, time, worker), whatever the format', () => {
+    const written: string[] = [];
+    const terminal = { isTTY: true, write: (text: string) => written.push(text) };
+    const log = createAccessLog({ format: 'combined', path: 'stdout' }, terminal);
+    assert.ok(log);
+    log.write(entry({ method: 'POST', url: '/signin', status: 303, requestTime: 0.0042 }));
+    log.close();
+    assert.deepEqual(written, [
+      formatTerminal(entry({ method: 'POST', url: '/signin', status: 303, requestTime: 0.0042 })),
+    ]);
+    assert.match(written[0] ?? '', /^\d\d:\d\d:\d\d POST \/signin → 303 in 4\.2 ms by 127\.0\.0\.1:8001\n$/);
+  });
+
+  test("under pm2's cluster mode (stdout.write replaced) lines go through that write, batched, in the configured format", () => {
+    const written: string[] = [];
+    // pm2's ProcessContainer swaps the instance's write for its own: the prototype's stays Node's.
+    const stdout = Object.create({ write: () => true }) as { write(text: string): boolean };
+    stdout.write = (text: string) => written.push(text) > 0;
+    const log = createAccessLog({ format: 'json', path: 'stdout' }, stdout);
+    assert.ok(log);
+    log.write(entry({ url: '/a' }));
+    log.write(entry({ url: '/b' }));
+    assert.deepEqual(written, [], 'batched until 4 KiB, a second, or a flush');
+    log.flush();
+    assert.deepEqual(
+      written
+        .join('')
+        .trimEnd()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { uri: string }).uri),
+      ['/a', '/b'],
+    );
+    log.write(entry({ url: '/c' }));
+    log.close();
+    assert.match(written.at(-1) ?? '', /"uri":"\/c"/);
   });
 });

@@ -18,6 +18,7 @@ function upstream(address: string, extra: Partial<UpstreamStatus> = {}): Upstrea
     requests: 0,
     failures: 0,
     latency: { samples: 0, p50: null, p95: null, p99: null },
+    worker: null,
     ...extra,
   };
 }
@@ -26,6 +27,7 @@ function snapshot(upstreams: UpstreamStatus[], requests = 0): StatusSnapshot {
   return {
     generatedAt,
     proxy: {
+      hostname: 'edge-1',
       pid: 4321,
       version: '1.2.3',
       startedAt: '2025-01-01T09:00:00.000Z',
@@ -101,13 +103,36 @@ describe('renderStatusPage', () => {
           requests: 1234567,
           failures: 12,
           latency: { samples: 10, p50: 0.4242, p95: 3.1234, p99: 1500 },
+          worker: { hostname: 'web-1', pid: 7, instance: 0, port: 3000, healthProbes: 4321 },
         }),
       ]),
     );
     const cells = [...row(html, '127.0.0.1:8001').matchAll(/<td class="num">([^<]*)<\/td>/g)].map(
       (m) => m[1],
     );
-    assert.deepEqual(cells, ['3', '2', '1,234,567', '12', '0.42', '3.1', '1,500']);
+    assert.deepEqual(cells, ['3', '2', '1,234,567', '12', '4,321', '0.42', '3.1', '1,500']);
+  });
+
+  test('names the worker behind each upstream (host name, pid, instance, port) and a dash until one answered', () => {
+    const html = renderStatusPage(
+      snapshot([
+        upstream('10.0.0.3:3000', {
+          worker: { hostname: '3f2a1b9c04de', pid: 7, instance: 0, port: 3000, healthProbes: 12 },
+        }),
+        upstream('10.0.0.4:3000', {
+          worker: { hostname: '9e8d7c6b5a41', pid: 7, instance: 0, port: 3000, healthProbes: 30 },
+        }),
+        upstream('10.0.0.5:3000'),
+      ]),
+    );
+    assert.match(
+      row(html, '10.0.0.3:3000'),
+      /<span class="worker">3f2a1b9c04de<\/span><span class="detail">pid 7 · instance 0 · port 3000<\/span>/,
+    );
+    assert.match(row(html, '10.0.0.4:3000'), /<span class="worker">9e8d7c6b5a41<\/span>/);
+    assert.match(row(html, '10.0.0.5:3000'), /<span class="worker">–<\/span><span class="detail"><\/span>/);
+    // Probes are counted instead of logged: each worker's count, and their sum in the header.
+    assert.match(html, /health probes answered: <b id="health-probes-total">42<\/b>/);
   });
 
   test('header shows version, pid, uptime and the request total; summary counts down upstreams', () => {
@@ -118,6 +143,7 @@ describe('renderStatusPage', () => {
       ),
     );
     assert.match(html, /version <b>1\.2\.3<\/b>/);
+    assert.match(html, /host <b>edge-1<\/b>/);
     assert.match(html, /pid <b>4321<\/b>/);
     assert.match(html, /uptime <b [^>]*>3h 2m<\/b>/);
     assert.match(html, /<b id="requests-total">98,765<\/b> requests/);

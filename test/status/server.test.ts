@@ -176,7 +176,14 @@ describe('createStatusServer failures', () => {
         if (broken) throw new Error('pool exploded');
         return {
           generatedAt: new Date().toISOString(),
-          proxy: { pid: 1, version: 'x', startedAt: new Date().toISOString(), uptime: 0, requests: 0 },
+          proxy: {
+            hostname: 'h',
+            pid: 1,
+            version: 'x',
+            startedAt: new Date().toISOString(),
+            uptime: 0,
+            requests: 0,
+          },
           upstreams: [],
         };
       },

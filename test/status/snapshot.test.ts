@@ -16,7 +16,7 @@ function upstream(address: string, extra: { backup?: boolean; weight?: number } 
 }
 
 describe('buildStatusSnapshot', () => {
-  test('reports pid, version, start time, whole seconds of uptime and the request total', () => {
+  test('reports host name, pid, version, start time, whole seconds of uptime and the request total', () => {
     const snapshot = buildStatusSnapshot({
       upstreams: [],
       latency: noLatency,
@@ -24,9 +24,11 @@ describe('buildStatusSnapshot', () => {
       requests: 42,
       now,
       pid: 1234,
+      hostname: 'edge-1',
       version: '9.9.9',
     });
     assert.deepEqual(snapshot.proxy, {
+      hostname: 'edge-1',
       pid: 1234,
       version: '9.9.9',
       startedAt: '2025-01-01T11:58:29.500Z',
@@ -109,6 +111,27 @@ describe('buildStatusSnapshot', () => {
       requests: 120,
       failures: 7,
       latency: { samples: 3, p50: 1.235, p95: 20, p99: 30 },
+      worker: null,
+    });
+  });
+
+  test('carries the worker a health answer named, as a copy that later answers do not change', () => {
+    const u = upstream('10.0.0.3:3000');
+    u.worker = { hostname: '3f2a1b9c04de', pid: 7, instance: 0, port: 3000, healthProbes: 5 };
+    const snapshot = buildStatusSnapshot({
+      upstreams: [u],
+      latency: noLatency,
+      startedAt: now,
+      requests: 0,
+      now,
+    });
+    u.worker.healthProbes = 6;
+    assert.deepEqual(snapshot.upstreams[0]?.worker, {
+      hostname: '3f2a1b9c04de',
+      pid: 7,
+      instance: 0,
+      port: 3000,
+      healthProbes: 5,
     });
   });
 

@@ -1,4 +1,5 @@
-import Docker from 'dockerode';
+import { createRequire } from 'node:module';
+import type DockerModule from 'dockerode';
 import type { ContainerSummary } from '../../../stack/container.js';
 
 export type { ContainerSummary };
@@ -25,6 +26,9 @@ export interface DockerClient {
 
 /** A client for the engine at `socket`: a unix socket path, or tcp://host:port / http(s)://host:port. */
 export function createDockerClient(socket: string): DockerClient {
+  // Loaded here, not at import: dockerode (with ssh2 and its crypto) costs every proxy process
+  // half a second of start-up on a busy machine, and only Docker discovery needs it.
+  const Docker = createRequire(import.meta.url)('dockerode') as typeof DockerModule;
   const remote = /^(tcp|http|https):\/\/([^:/]+)(?::(\d+))?\/?$/.exec(socket);
   if (!remote) return new Docker({ socketPath: socket });
   const protocol = remote[1] === 'https' ? 'https' : 'http';

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildIfStale, readBuildLayout, staleSource } from '../../deploy/pm2/build-check.js';
+
+/** A project of its own: tsconfig.json with src/ and test/, compiled to dist/ (as this repo is). */
+function project(): {
+  root: string;
+  write(path: string, text: string, mtime?: number): void;
+  remove(): void;
+} {
+  const root = mkdtempSync(join(tmpdir(), 'gh-build-'));
+  const write = (path: string, text: string, mtime?: number) => {
+    const file = join(root, path);
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, text);
+    if (mtime !== undefined) utimesSync(file, mtime / 1000, mtime / 1000);
+  };
+  write(
+    'tsconfig.json',
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        strict: true,
+        rootDir: '.',
+        outDir: 'dist',
+        types: [],
+      },
+      include: ['src', 'test'],
+    }),
+  );
+  return { root, write, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+const T = Date.parse('2026-01-01T12:00:00Z');
+
+// File times come from the kernel's coarse clock (a few ms a tick): an edit right after a build
+// could carry the build's own time. A person's edit comes seconds later.
+const nextTick = () => sleep(30);
+
+describe('is the build up to date (what lets npm start skip tsc)', () => {
+  test('every source older than its compiled file: up to date', (t) => {
+    const p = project();
+    t.after(p.remove);
+    p.write(
+      'tsconfig.json',
+      '{"compilerOptions":{"rootDir":".","outDir":"dist"},"include":["src","test"]}',
+      T,
+    );
+    p.write('src/a.ts', 'export const a = 1;', T);
+    p.write('src/types.d.ts', 'declare const x: number;', T + 60_000);
+    p.write('src/deep/b.ts', 'export const b = 1;', T);
+    p.write('dist/src/a.js', '', T + 1000);
+    p.write('dist/src/deep/b.js', '', T + 1000);
+    assert.equal(staleSource(readBuildLayout(p.root)), null, 'a declaration file compiles to nothing');
+  });
+
+  test('a source newer than its output, or without one, or a newer tsconfig.json: stale, and which', (t) => {
+    const p = project();
+    t.after(p.remove);
+    p.write('tsconfig.json', '{"compilerOptions":{"rootDir":".","outDir":"dist"},"include":["src"]}', T);
+    p.write('src/a.ts', 'export const a = 1;', T);
+    p.write('dist/src/a.js', '', T + 1000);
+    p.write('src/new.ts', 'export const n = 1;', T);
+    assert.equal(staleSource(readBuildLayout(p.root)), join('src', 'new.ts'));
+    p.write('dist/src/new.js', '', T + 1000);
+    p.write('src/a.ts', 'export const a = 2;', T + 5000);
+    assert.equal(staleSource(readBuildLayout(p.root)), join('src', 'a.ts'));
+    p.write('dist/src/a.js', '', T + 6000);
+    assert.equal(staleSource(readBuildLayout(p.root)), null);
+    p.write(
+      'tsconfig.json',
+      '{"compilerOptions":{"rootDir":".","outDir":"dist"},"include":["src"]}',
+      T + 7000,
+    );
+    assert.equal(staleSource(readBuildLayout(p.root)), 'tsconfig.json');
+  });
+
+  test('compiles when stale and says so; a second run with nothing changed skips tsc; a failed build is not skipped', async (t) => {
+    const p = project();
+    t.after(p.remove);
+    p.write('src/a.ts', 'export const a: number = 1;\n');
+    const lines: string[] = [];
+    const log = (line: string) => lines.push(line);
+    const output = new PassThrough();
+    let tscSaid = '';
+    output.on('data', (chunk: Buffer) => {
+      tscSaid += chunk;
+    });
+
+    assert.deepEqual(await buildIfStale(p.root, log, output), { action: 'compiled' });
+    assert.equal(lines[0], `gatehouse: ${join('src', 'a.ts')} changed since the last build; compiling (tsc)`);
+    assert.match(lines[1] ?? '', /^gatehouse: compiled in \d+\.\d s$/);
+    assert.ok(existsSync(join(p.root, 'dist', 'src', 'a.js')));
+
+    lines.length = 0;
+    assert.deepEqual(await buildIfStale(p.root, log, output), { action: 'skipped' });
+    assert.deepEqual(lines, ['gatehouse: build up to date, not compiling']);
+
+    // tsc emits even when it finds errors: the next start must not take that output as a good build.
+    await nextTick();
+    p.write('src/a.ts', 'export const a: number = "one";\n');
+    lines.length = 0;
+    const failed = await buildIfStale(p.root, log, output);
+    assert.equal(failed.action, 'failed');
+    assert.match(tscSaid, /TS2322/);
+    lines.length = 0;
+    assert.equal((await buildIfStale(p.root, log, output)).action, 'failed');
+    assert.equal(lines[0], 'gatehouse: the last build failed; compiling (tsc)');
+
+    await nextTick();
+    p.write('src/a.ts', 'export const a: number = 3;\n');
+    assert.deepEqual(await buildIfStale(p.root, log, output), { action: 'compiled' });
+    lines.length = 0;
+    assert.deepEqual(await buildIfStale(p.root, log, output), { action: 'skipped' });
+
+    // Touched, not changed: tsc rewrites nothing, and the build still counts as current after it.
+    await nextTick();
+    p.write('src/a.ts', 'export const a: number = 3;\n');
+    assert.deepEqual(await buildIfStale(p.root, log, output), { action: 'compiled' });
+    assert.deepEqual(await buildIfStale(p.root, log, output), { action: 'skipped' });
+  });
+});
