@@ -5,15 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { packageRoot } from '../../config/index.js';
 import { PROXY_APP, WORKER_APP } from '../../deploy/pm2/ecosystem.js';
-import {
-  allUpstreamsUp,
-  createPm2Sandbox,
-  describeLoad,
-  ecosystemFile,
-  loadDuring,
-  type Pm2Sandbox,
-  waitFor,
-} from '../helpers/pm2.js';
+import { describeLoad, loadDuring } from '../helpers/load.js';
+import { allUpstreamsUp, createPm2Sandbox, ecosystemFile, type Pm2Sandbox, waitFor } from '../helpers/pm2.js';
 
 /** The user's app: the sample site plus GET /version, so a test can tell old code from new. */
 function writeApp(file: string, version: number): void {
