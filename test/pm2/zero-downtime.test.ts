@@ -62,7 +62,9 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
   // The daemon and everything it started go, pass or fail.
   after(() => sb?.destroy());
 
+  // Each test starts from a stack that is up (whatever ran before it) and leaves one behind.
   test('gatehouse status shows each worker as pm2 and the proxy see it, matched by port', async () => {
+    await allUpstreamsUp(sb.statusUrl, 2);
     const { code, stdout, stderr } = await run(
       process.execPath,
       [gatehouse, 'status', '--pm2-home', sb.home],
@@ -75,11 +77,17 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
     for (const p of workers.values()) {
       const row = stdout.split('\n').find((line) => line.includes(` ${p.pm2_env.PORT} `));
       assert.ok(row, `a row for port ${p.pm2_env.PORT}:\n${stdout}`);
-      assert.match(row, new RegExp(`online\\s+${p.pid}\\s+0\\s+.*\\s+up\\s+yes\\s+\\d+\\s+\\d+\\s+\\d+$`));
+      assert.match(
+        row,
+        new RegExp(
+          `online\\s+${p.pid}\\s+${p.pm2_env.restart_time}\\s+.*\\s+up\\s+yes\\s+\\d+\\s+\\d+\\s+\\d+$`,
+        ),
+      );
     }
   });
 
   test('pm2 reload gatehouse-worker under load replaces every worker and no request fails', async (t) => {
+    await allUpstreamsUp(sb.statusUrl, 2);
     const before = byId(await sb.list(), WORKER_APP);
     const { report } = await loadDuring(sb.proxyUrl, async () => {
       const reload = await sb.pm2(['reload', WORKER_APP]);
@@ -92,6 +100,7 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
   });
 
   test('pm2 reload gatehouse-proxy under load starts a new proxy beside the old one and no request fails', async (t) => {
+    await allUpstreamsUp(sb.statusUrl, 2);
     const before = byId(await sb.list(), PROXY_APP);
     const { report } = await loadDuring(sb.proxyUrl, async () => {
       const reload = await sb.pm2(['reload', PROXY_APP]);
@@ -183,5 +192,9 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
     assert.equal(code, 0, stderr);
     assert.match(stdout, /unreachable/);
     for (const port of sb.workerPorts) assert.match(stdout, new RegExp(` ${port}\\s+online\\s+\\d+`));
+    // The proxy back, for whatever runs after this test.
+    const restarted = await sb.pm2(['start', PROXY_APP]);
+    assert.equal(restarted.code, 0, restarted.stderr);
+    await sb.waitOnline(PROXY_APP, 1);
   });
 });
