@@ -114,6 +114,11 @@ export type RawAnswer =
       headers?: Record<string, string>;
       delay?: number;
       close?: boolean;
+      /**
+       * Only the head and the first `bodyBytes` of the body go out; then the backend closes its end
+       * (what the kernel does for a worker killed with SIGKILL) or goes silent, the connection open.
+       */
+      cut?: { bodyBytes: number; after: 'close' | 'silence' };
     };
 
 export interface RawBackendOptions {
@@ -194,11 +199,16 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
       socket.resetAndDestroy();
       return;
     }
-    const { status = 200, body = `${name}\n`, headers = {}, delay = 0, close = false } = chosen;
+    const { status = 200, body = `${name}\n`, headers = {}, delay = 0, close = false, cut } = chosen;
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     if (socket.destroyed) return;
     const bytes = serialize(status, Buffer.isBuffer(body) ? body : Buffer.from(body), headers, close);
-    if (close) socket.end(bytes);
+    if (cut) {
+      const sent = bytes.subarray(0, bytes.indexOf(CRLF2) + CRLF2.length + cut.bodyBytes);
+      // end() sends what was written before the FIN, so the front reads the head, then the close.
+      if (cut.after === 'close') socket.end(sent);
+      else socket.write(sent);
+    } else if (close) socket.end(bytes);
     else socket.write(bytes);
   }
 
