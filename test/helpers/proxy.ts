@@ -18,6 +18,7 @@ import {
   type LogLine,
   type StopResult,
 } from './child.js';
+import { readMessage } from './raw-backend.js';
 
 export { gatehouseBin, type LogLine, type StopResult } from './child.js';
 
@@ -308,14 +309,21 @@ export interface RawExchange {
 /**
  * Writes exact bytes (parts with `gap` ms between them) on a new connection and collects what
  * comes back until the proxy closes or `wait` ms passed; or, with `untilResponse`, until one
- * complete response (Content-Length framed) is in.
+ * complete response is in (`responses`: until that many are).
  */
 export function rawExchange(
   port: number,
   parts: Buffer | string | ReadonlyArray<Buffer | string>,
-  options: { wait?: number; gap?: number; untilResponse?: boolean; endAfterWrite?: boolean } = {},
+  options: {
+    wait?: number;
+    gap?: number;
+    untilResponse?: boolean;
+    responses?: number;
+    endAfterWrite?: boolean;
+  } = {},
 ): Promise<RawExchange> {
   const { wait = 5000, gap = 0, untilResponse = false, endAfterWrite = false } = options;
+  const responses = options.responses ?? (untilResponse ? 1 : 0);
   const list = Array.isArray(parts) ? parts : [parts as Buffer | string];
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -335,7 +343,7 @@ export function rawExchange(
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => {
       raw = Buffer.concat([raw, chunk]);
-      if (untilResponse && responseComplete(raw)) finish();
+      if (responses > 0 && completeResponses(raw) >= responses) finish();
     });
     socket.on('close', () => {
       closed = true;
@@ -352,19 +360,30 @@ export function rawExchange(
   });
 }
 
-function responseComplete(raw: Buffer): boolean {
-  const end = raw.indexOf('\r\n\r\n');
-  if (end < 0) return false;
-  const head = raw.toString('latin1', 0, end);
-  // A 100 Continue is not the response; look past it.
-  if (/^HTTP\/1\.[01] 1\d\d /.test(head)) return responseComplete(raw.subarray(end + 4));
-  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1];
-  if (length !== undefined) return raw.length >= end + 4 + Number(length);
-  if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
-    const body = raw.toString('latin1', end + 4);
-    return body.startsWith('0\r\n\r\n') || body.endsWith('\r\n0\r\n\r\n');
+/** How many complete final responses `raw` holds, one after another (1xx interim ones not counted). */
+function completeResponses(raw: Buffer): number {
+  let count = 0;
+  for (let rest = raw; ; ) {
+    const end = responseEnd(rest);
+    if (end === null) return count;
+    if (!/^HTTP\/1\.[01] 1\d\d /.test(rest.toString('latin1', 0, 13))) count++;
+    rest = rest.subarray(end);
   }
-  return /^HTTP\/1\.[01] (204|304) /.test(head);
+}
+
+/** Where the first response in `raw` ends (a 1xx is a response of its own here), or null while incomplete. */
+function responseEnd(raw: Buffer): number | null {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const head = raw.toString('latin1', 0, end);
+  if (/^HTTP\/1\.[01] (1\d\d|204|304) /.test(head)) return end + 4;
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1];
+  if (length !== undefined) return raw.length >= end + 4 + Number(length) ? end + 4 + Number(length) : null;
+  if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+    const parsed = readMessage(raw, { response: true });
+    return parsed ? parsed.consumed : null;
+  }
+  return null;
 }
 
 /** A request head written byte for byte: lines joined with CRLF, then the blank line. */
