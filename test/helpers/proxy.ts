@@ -438,6 +438,24 @@ export async function eventually(
   }
 }
 
+/**
+ * Resolves once the proxy (its /metrics on `statusPort`) has no client connection open and no
+ * request in flight: whatever earlier connections set off has run its course, so a check that
+ * nothing went wrong (no crash, a count) is not made before it could have gone wrong.
+ */
+export async function proxyQuiet(statusPort: number, timeout = 10_000): Promise<void> {
+  let open = '';
+  const quiet = await eventually(async () => {
+    const text = (await request(statusPort, { path: '/metrics' })).text;
+    const lines = text.split('\n');
+    const connections = lines.filter((l) => l.startsWith('gatehouse_client_connections '));
+    const inFlight = lines.filter((l) => l.startsWith('gatehouse_upstream_in_flight{'));
+    open = [...connections, ...inFlight].join('\n');
+    return connections.length === 1 && [...connections, ...inFlight].every((l) => l.endsWith(' 0'));
+  }, timeout);
+  if (!quiet) throw new Error(`the proxy still had connections or requests after ${timeout} ms:\n${open}`);
+}
+
 export interface CountingRelay {
   port: number;
   /** TCP connections accepted so far. */
