@@ -502,16 +502,19 @@ export interface Blackhole {
 
 /**
  * A loopback port where TCP connects hang (no SYN-ACK): a child process listens with backlog 1
- * and then blocks its event loop, so it never accepts; once its accept queue is full (filled
- * here), the kernel drops further SYNs. The way to get a connect timeout without leaving
- * 127.0.0.0/8.
+ * and blocks its event loop inside the listen callback, so it never accepts; once its accept queue
+ * is full (filled here), the kernel drops further SYNs. The way to get a connect timeout without
+ * leaving 127.0.0.0/8. Filled connection by connection until the kernel's own count (/proc/net/tcp)
+ * says the queue is full, never judged by how long a connect took.
  */
 export async function startBlackhole(): Promise<Blackhole> {
+  const backlog = 1;
   const script = [
     "const s = require('net').createServer();",
-    "s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {",
-    "  process.stdout.write(s.address().port + '\\n');",
-    '  setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000), 20);',
+    `s.listen({ port: 0, host: '127.0.0.1', backlog: ${backlog} }, () => {`,
+    // Written synchronously, then blocked before the loop could accept a connection.
+    "  require('fs').writeSync(1, s.address().port + '\\n');",
+    '  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000);',
     '});',
   ].join('\n');
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -530,23 +533,30 @@ export async function startBlackhole(): Promise<Blackhole> {
         resolve(Number(String(data).trim()));
       });
     });
-    await sleep(100);
-    for (let i = 0; i < 16; i++) {
+    // Linux counts a listener's accept queue as full once it holds more than the backlog.
+    while (acceptQueue(port) <= backlog) {
+      if (fillers.length >= 16) throw new Error(`the accept queue of ${port} never filled`);
       const socket = connect(port, '127.0.0.1');
       socket.on('error', () => {});
       fillers.push(socket);
-      const connected = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 300);
-        socket.once('connect', () => {
-          clearTimeout(timer);
-          resolve(true);
-        });
-      });
-      if (!connected) return { port, close };
+      const queued = fillers.length;
+      const filled = await eventually(() => acceptQueue(port) >= queued, 10_000, 5);
+      if (!filled) throw new Error(`connection ${queued} never reached the accept queue of ${port}`);
     }
-    throw new Error('the accept queue never filled: connects still complete');
+    return { port, close };
   } catch (err) {
     close();
     throw err;
   }
+}
+
+/** The connections waiting in the accept queue of the listener on 127.0.0.1:port (Linux /proc/net/tcp). */
+function acceptQueue(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    // sl, local_address, rem_address, st (0A: LISTEN), tx_queue:rx_queue (rx: the accept queue)
+    if (fields[1] === local && fields[3] === '0A') return Number.parseInt(fields[4]!.split(':')[1]!, 16);
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port}`);
 }
