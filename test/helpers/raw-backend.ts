@@ -137,6 +137,8 @@ export interface RawBackend {
   readonly connections: number;
   /** Every byte received, per connection. */
   readonly received: readonly Buffer[];
+  /** Resolves once connection `n` (1-based) has closed: nothing more can arrive on it. */
+  connectionClosed(n: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -160,12 +162,14 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
   const requests: RawRequest[] = [];
   const received: Buffer[] = [];
   const sockets = new Set<Socket>();
+  const closed: Array<Promise<void>> = [];
   let connections = 0;
 
   const server = createServer((socket) => {
     const connection = ++connections;
     sockets.add(socket);
     received.push(Buffer.alloc(0));
+    closed.push(new Promise((resolve) => socket.once('close', () => resolve())));
     let pending = Buffer.alloc(0);
     let busy = Promise.resolve();
     socket.on('error', () => {});
@@ -227,6 +231,7 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
       return connections;
     },
     received,
+    connectionClosed: (n) => closed[n - 1] ?? Promise.reject(new Error(`no connection ${n}`)),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
