@@ -105,9 +105,13 @@ export interface RawRequest extends RawMessage {
   connection: number;
 }
 
-/** How to answer a request: a response (after an optional delay), or a TCP reset before any byte. */
+/**
+ * How to answer a request: a response (after an optional delay), a TCP reset before any byte, or
+ * never (the connection stays open, silent, until the client or close() ends it).
+ */
 export type RawAnswer =
   | 'reset'
+  | 'silence'
   | {
       status?: number;
       body?: string | Buffer;
@@ -203,6 +207,7 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
       socket.resetAndDestroy();
       return;
     }
+    if (chosen === 'silence') return;
     const { status = 200, body = `${name}\n`, headers = {}, delay = 0, close = false, cut } = chosen;
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     if (socket.destroyed) return;
