@@ -19,6 +19,8 @@ export const ecosystemFile = join(packageRoot, 'ecosystem.config.cjs');
 export async function freePortRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     // Below the usual ephemeral range (32768+), where outgoing connections could take a port first.
+    // Random on purpose, the one unseeded draw in the tests: runs on this machine at the same time
+    // (other worktrees) must not all probe the same block first; a taken block is skipped.
     const base = 20_000 + Math.floor(Math.random() * 12_000);
     const ports = Array.from({ length: count }, (_, i) => base + i);
     const held: import('node:net').Server[] = [];
