@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../../config/index.js';
 import type { StatusSnapshot } from '../../proxy/status/snapshot.js';
 import { childEnv, collectLines, type LogLine } from './child.js';
+import { failureKind, type LoadResult } from './load.js';
 
 /** The local pm2 CLI (node_modules), never a global one. */
 export const pm2Bin = join(packageRoot, 'node_modules', 'pm2', 'bin', 'pm2');
@@ -85,6 +86,8 @@ export interface Pm2Sandbox {
   logs(): string;
   /** The proxy's JSON log lines so far (its stdout as pm2 kept it), oldest first. */
   proxyLog(): LogLine[];
+  /** Each failed request of a load, what it had received, and what the proxy logged about it. */
+  explain(failed: readonly LoadResult[]): string;
   /** `pm2 kill`, then SIGKILL for whatever survived, and the temp dir removed. Safe to call twice. */
   destroy(): Promise<void>;
 }
@@ -180,6 +183,19 @@ export async function createPm2Sandbox(options: SandboxOptions = {}): Promise<Pm
     return lines;
   }
 
+  function explain(failed: readonly LoadResult[]): string {
+    const log = proxyLog();
+    return failed
+      .map((r) => {
+        const lines = r.requestId ? log.filter((line) => line.requestId === r.requestId) : [];
+        return [
+          `${r.method} ${failureKind(r)}, ${r.bytes} response bytes, request id ${r.requestId ?? '(none came)'}`,
+          ...lines.map((line) => `  proxy: ${JSON.stringify(line)}`),
+        ].join('\n');
+      })
+      .join('\n');
+  }
+
   let destroyed: Promise<void> | null = null;
   function destroy(): Promise<void> {
     destroyed ??= (async () => {
@@ -212,6 +228,7 @@ export async function createPm2Sandbox(options: SandboxOptions = {}): Promise<Pm
     waitOnline,
     logs,
     proxyLog,
+    explain,
     destroy,
   };
 }

@@ -79,7 +79,7 @@ describe('pm2 development profile: a code change restarts the workers one by one
     });
     t.diagnostic(describeLoad('code change in development (pm2 watch)', report));
     assert.ok(report.get.total > 0 && report.post.total > 0, 'GETs and POSTs ran');
-    assert.equal(report.failed, 0, `${JSON.stringify(report.failures)}\n${sb.logs()}`);
+    assert.equal(report.failed, 0, `${sb.explain(report.failedResults)}\n${sb.logs()}`);
     // Round robin over two workers: two answers in a row come from both.
     assert.deepEqual([await version(), await version()], ['2', '2']);
   });
