@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../../config/index.js';
 import type { StatusSnapshot } from '../../stack/status.js';
-import { childEnv } from './child.js';
+import { childEnv, collectLines, type LogLine } from './child.js';
+import { failureKind, type LoadResult } from './load.js';
 
 /** The local pm2 CLI (node_modules), never a global one. */
 export const pm2Bin = join(packageRoot, 'node_modules', 'pm2', 'bin', 'pm2');
@@ -20,6 +20,8 @@ export const ecosystemFile = join(packageRoot, 'ecosystem.config.cjs');
 export async function freePortRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     // Below the usual ephemeral range (32768+), where outgoing connections could take a port first.
+    // Random on purpose, the one unseeded draw in the tests: runs on this machine at the same time
+    // (other worktrees) must not all probe the same block first; a taken block is skipped.
     const base = 20_000 + Math.floor(Math.random() * 12_000);
     const ports = Array.from({ length: count }, (_, i) => base + i);
     const held: import('node:net').Server[] = [];
@@ -82,6 +84,10 @@ export interface Pm2Sandbox {
   waitOnline(name: string, count: number, timeout?: number): Promise<Pm2Process[]>;
   /** The end of every log pm2 kept, for failure messages. */
   logs(): string;
+  /** The proxy's JSON log lines so far (its stdout as pm2 kept it), oldest first. */
+  proxyLog(): LogLine[];
+  /** Each failed request of a load, what it had received, and what the proxy logged about it. */
+  explain(failed: readonly LoadResult[]): string;
   /** `pm2 kill`, then SIGKILL for whatever survived, and the temp dir removed. Safe to call twice. */
   destroy(): Promise<void>;
 }
@@ -167,6 +173,29 @@ export async function createPm2Sandbox(options: SandboxOptions = {}): Promise<Pm
       .join('\n');
   }
 
+  function proxyLog(): LogLine[] {
+    let text = '';
+    try {
+      text = readFileSync(join(dir, 'home', 'logs', 'gatehouse-proxy-out.log'), 'utf8');
+    } catch {}
+    const lines: LogLine[] = [];
+    collectLines((line) => lines.push(line))(`${text}\n`);
+    return lines;
+  }
+
+  function explain(failed: readonly LoadResult[]): string {
+    const log = proxyLog();
+    return failed
+      .map((r) => {
+        const lines = r.requestId ? log.filter((line) => line.requestId === r.requestId) : [];
+        return [
+          `${r.method} ${failureKind(r)}, ${r.bytes} response bytes, request id ${r.requestId ?? '(none came)'}`,
+          ...lines.map((line) => `  proxy: ${JSON.stringify(line)}`),
+        ].join('\n');
+      })
+      .join('\n');
+  }
+
   let destroyed: Promise<void> | null = null;
   function destroy(): Promise<void> {
     destroyed ??= (async () => {
@@ -198,6 +227,8 @@ export async function createPm2Sandbox(options: SandboxOptions = {}): Promise<Pm
     list,
     waitOnline,
     logs,
+    proxyLog,
+    explain,
     destroy,
   };
 }
@@ -279,236 +310,6 @@ export function allUpstreamsUp(statusUrl: string, count: number): Promise<Status
       ? snapshot
       : null;
   });
-}
-
-// --- load ---------------------------------------------------------------------------------------
-
-export interface LoadOptions {
-  /** The proxy's base URL. */
-  url: string;
-  /** Concurrent client connections, each sending one request after another (keep-alive). */
-  connections?: number;
-  /** Upper bounds: the load stops at whichever comes first (or at stop()). */
-  duration?: number;
-  maxRequests?: number;
-  /** A request without a complete answer within this many ms counts as hung (and is aborted). */
-  requestTimeout?: number;
-}
-
-export interface LoadResult {
-  method: 'GET' | 'POST';
-  /** 0 when no response came. */
-  status: number;
-  /** Why it failed: a transport error code, 'timeout', or 'body mismatch'; undefined when it passed. */
-  error?: string;
-}
-
-export interface LoadReport {
-  total: number;
-  failed: number;
-  get: { total: number; failed: number };
-  post: { total: number; failed: number };
-  /** Failures by kind: "502", "ECONNRESET", "timeout", "body mismatch"... */
-  failures: Record<string, number>;
-  hung: number;
-}
-
-export interface LoadRun {
-  stop(): Promise<LoadReport>;
-  done: Promise<LoadReport>;
-}
-
-/**
- * Keeps `connections` clients busy with a mix of `GET /` and `POST /echo` (small bodies, echo
- * checked byte for byte), like a browser and an API client would. Bounded in time and count; every
- * request ends with a status, an error, or a timeout — none is left waiting.
- */
-export function startLoad(options: LoadOptions): LoadRun {
-  const {
-    url,
-    connections = 20,
-    duration = 15_000,
-    maxRequests = 200_000,
-    requestTimeout = 15_000,
-  } = options;
-  const base = new URL(url);
-  const agent = new Agent({ keepAlive: true, maxSockets: connections });
-  const results: LoadResult[] = [];
-  let stopping = false;
-  let sent = 0;
-  const timer = setTimeout(() => {
-    stopping = true;
-  }, duration);
-
-  async function loop(id: number): Promise<void> {
-    for (let i = 0; !stopping && sent < maxRequests; i++) {
-      sent++;
-      const post = (i + id) % 2 === 1;
-      results.push(post ? await once('POST', `/echo`, `gatehouse ${id}:${i}`) : await once('GET', '/', null));
-    }
-  }
-
-  function once(method: 'GET' | 'POST', path: string, body: string | null): Promise<LoadResult> {
-    return new Promise((resolve) => {
-      let settled = false;
-      const finish = (status: number, error?: string) => {
-        if (settled) return;
-        settled = true;
-        resolve(error ? { method, status, error } : { method, status });
-      };
-      const req = request(
-        {
-          host: base.hostname,
-          port: base.port,
-          path,
-          method,
-          agent,
-          headers:
-            body === null ? {} : { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', (err: NodeJS.ErrnoException) =>
-            finish(res.statusCode ?? 0, err.code ?? err.message),
-          );
-          res.on('aborted', () => finish(res.statusCode ?? 0, 'aborted'));
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            if (status < 200 || status > 299) return finish(status, String(status));
-            if (body !== null && Buffer.concat(chunks).toString() !== body)
-              return finish(status, 'body mismatch');
-            finish(status);
-          });
-        },
-      );
-      req.setTimeout(requestTimeout, () => {
-        finish(0, 'timeout');
-        req.destroy();
-      });
-      req.on('error', (err: NodeJS.ErrnoException) => finish(0, err.code ?? err.message));
-      req.end(body ?? undefined);
-    });
-  }
-
-  const done = Promise.all(Array.from({ length: connections }, (_, id) => loop(id))).then(() => {
-    clearTimeout(timer);
-    agent.destroy();
-    return summarize(results);
-  });
-
-  return {
-    stop() {
-      stopping = true;
-      return done;
-    },
-    done,
-  };
-}
-
-/**
- * Load before, during and after `operation`: a second of traffic first, the operation awaited, a
- * second more so whatever it broke shows up. The load stops by itself after `cap` ms in any case.
- */
-export async function loadDuring<T>(
-  url: string,
-  operation: () => Promise<T>,
-  { warmup = 1000, cooldown = 1000, cap = 60_000 }: { warmup?: number; cooldown?: number; cap?: number } = {},
-): Promise<{ report: LoadReport; value: T }> {
-  const load = startLoad({ url, duration: cap });
-  try {
-    await sleep(warmup);
-    const value = await operation();
-    await sleep(cooldown);
-    return { report: await load.stop(), value };
-  } finally {
-    await load.stop();
-  }
-}
-
-export interface SlowPost {
-  /** Sends the body; the echo must come back whole. */
-  finish(): void;
-  /** Settles with the status (0 when none came) and why it failed, if it did. */
-  result: Promise<LoadResult>;
-}
-
-/**
- * A POST /echo whose head goes out now and whose body waits for finish(): while it waits, the request
- * sits in flight on one worker (the echo answers only once the body comes), the case a crash or a
- * drain has to handle. Bounded by `timeout`, so it can never hang a test.
- */
-export function startSlowPost(url: string, body: string, timeout = 20_000): SlowPost {
-  const base = new URL(url);
-  const req = request({
-    host: base.hostname,
-    port: base.port,
-    path: '/echo',
-    method: 'POST',
-    agent: false,
-    headers: { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) },
-  });
-  req.flushHeaders();
-  const result = new Promise<LoadResult>((resolve) => {
-    let settled = false;
-    const finish = (status: number, error?: string) => {
-      if (settled) return;
-      settled = true;
-      resolve(error ? { method: 'POST', status, error } : { method: 'POST', status });
-    };
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', (err: NodeJS.ErrnoException) => finish(res.statusCode ?? 0, err.code ?? err.message));
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        if (status < 200 || status > 299) return finish(status, String(status));
-        finish(status, Buffer.concat(chunks).toString() === body ? undefined : 'body mismatch');
-      });
-      // An early answer (a 502 while the body is still held back) ends the exchange.
-      if ((res.statusCode ?? 0) >= 300) req.destroy();
-    });
-    req.setTimeout(timeout, () => {
-      finish(0, 'timeout');
-      req.destroy();
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => finish(0, err.code ?? err.message));
-  });
-  return {
-    finish() {
-      if (!req.destroyed) req.end(body);
-    },
-    result,
-  };
-}
-
-export function summarize(results: readonly LoadResult[]): LoadReport {
-  const report: LoadReport = {
-    total: results.length,
-    failed: 0,
-    get: { total: 0, failed: 0 },
-    post: { total: 0, failed: 0 },
-    failures: {},
-    hung: 0,
-  };
-  for (const r of results) {
-    const bucket = r.method === 'GET' ? report.get : report.post;
-    bucket.total++;
-    if (!r.error) continue;
-    bucket.failed++;
-    report.failed++;
-    report.failures[r.error] = (report.failures[r.error] ?? 0) + 1;
-    if (r.error === 'timeout') report.hung++;
-  }
-  return report;
-}
-
-/** One line for the test output: what ran and what failed. */
-export function describeLoad(what: string, report: LoadReport): string {
-  const kinds = Object.entries(report.failures)
-    .map(([k, n]) => `${k}: ${n}`)
-    .join(', ');
-  return `${what}: ${report.failed} failed of ${report.total} requests (GET ${report.get.failed}/${report.get.total}, POST ${report.post.failed}/${report.post.total})${kinds ? ` — ${kinds}` : ''}`;
 }
 
 process.once('exit', () => {

@@ -301,14 +301,21 @@ export interface RawExchange {
 /**
  * Writes exact bytes (parts with `gap` ms between them) on a new connection and collects what
  * comes back until the proxy closes or `wait` ms passed; or, with `untilResponse`, until one
- * complete response (Content-Length framed) is in.
+ * complete response is in (`responses`: until that many are).
  */
 export function rawExchange(
   port: number,
   parts: Buffer | string | ReadonlyArray<Buffer | string>,
-  options: { wait?: number; gap?: number; untilResponse?: boolean; endAfterWrite?: boolean } = {},
+  options: {
+    wait?: number;
+    gap?: number;
+    untilResponse?: boolean;
+    responses?: number;
+    endAfterWrite?: boolean;
+  } = {},
 ): Promise<RawExchange> {
   const { wait = 5000, gap = 0, untilResponse = false, endAfterWrite = false } = options;
+  const responses = options.responses ?? (untilResponse ? 1 : 0);
   const list = Array.isArray(parts) ? parts : [parts as Buffer | string];
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -328,7 +335,7 @@ export function rawExchange(
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => {
       raw = Buffer.concat([raw, chunk]);
-      if (untilResponse && responseComplete(raw)) finish();
+      if (responses > 0 && completeResponses(raw) >= responses) finish();
     });
     socket.on('close', () => {
       closed = true;
@@ -345,18 +352,30 @@ export function rawExchange(
   });
 }
 
-/** Whether `raw` holds one whole response (after any 1xx), by the same parser the raw backends use. */
-function responseComplete(raw: Buffer): boolean {
-  let at = 0;
-  for (;;) {
-    const rest = raw.subarray(at);
-    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(rest.toString('latin1', 0, 16))?.[1] ?? 0);
-    const bodiless = status < 200 || status === 204 || status === 304;
-    const parsed = readMessage(rest, { response: true, noBody: bodiless });
-    if (!parsed) return false;
-    if (status >= 200) return true;
-    at += parsed.consumed;
+/** How many complete final responses `raw` holds, one after another (1xx interim ones not counted). */
+function completeResponses(raw: Buffer): number {
+  let count = 0;
+  for (let rest = raw; ; ) {
+    const end = responseEnd(rest);
+    if (end === null) return count;
+    if (!/^HTTP\/1\.[01] 1\d\d /.test(rest.toString('latin1', 0, 13))) count++;
+    rest = rest.subarray(end);
   }
+}
+
+/** Where the first response in `raw` ends (a 1xx is a response of its own here), or null while incomplete. */
+function responseEnd(raw: Buffer): number | null {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const head = raw.toString('latin1', 0, end);
+  if (/^HTTP\/1\.[01] (1\d\d|204|304) /.test(head)) return end + 4;
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1];
+  if (length !== undefined) return raw.length >= end + 4 + Number(length) ? end + 4 + Number(length) : null;
+  if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+    const parsed = readMessage(raw, { response: true });
+    return parsed ? parsed.consumed : null;
+  }
+  return null;
 }
 
 /** A request head written byte for byte: lines joined with CRLF, then the blank line. */
@@ -411,6 +430,24 @@ export async function eventually(
   }
 }
 
+/**
+ * Resolves once the proxy (its /metrics on `statusPort`) has no client connection open and no
+ * request in flight: whatever earlier connections set off has run its course, so a check that
+ * nothing went wrong (no crash, a count) is not made before it could have gone wrong.
+ */
+export async function proxyQuiet(statusPort: number, timeout = 10_000): Promise<void> {
+  let open = '';
+  const quiet = await eventually(async () => {
+    const text = (await request(statusPort, { path: '/metrics' })).text;
+    const lines = text.split('\n');
+    const connections = lines.filter((l) => l.startsWith('gatehouse_client_connections '));
+    const inFlight = lines.filter((l) => l.startsWith('gatehouse_upstream_in_flight{'));
+    open = [...connections, ...inFlight].join('\n');
+    return connections.length === 1 && [...connections, ...inFlight].every((l) => l.endsWith(' 0'));
+  }, timeout);
+  if (!quiet) throw new Error(`the proxy still had connections or requests after ${timeout} ms:\n${open}`);
+}
+
 export interface CountingRelay {
   port: number;
   /** TCP connections accepted so far. */
@@ -457,16 +494,19 @@ export interface Blackhole {
 
 /**
  * A loopback port where TCP connects hang (no SYN-ACK): a child process listens with backlog 1
- * and then blocks its event loop, so it never accepts; once its accept queue is full (filled
- * here), the kernel drops further SYNs. The way to get a connect timeout without leaving
- * 127.0.0.0/8.
+ * and blocks its event loop inside the listen callback, so it never accepts; once its accept queue
+ * is full (filled here), the kernel drops further SYNs. The way to get a connect timeout without
+ * leaving 127.0.0.0/8. Filled connection by connection until the kernel's own count (/proc/net/tcp)
+ * says the queue is full, never judged by how long a connect took.
  */
 export async function startBlackhole(): Promise<Blackhole> {
+  const backlog = 1;
   const script = [
     "const s = require('net').createServer();",
-    "s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {",
-    "  process.stdout.write(s.address().port + '\\n');",
-    '  setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000), 20);',
+    `s.listen({ port: 0, host: '127.0.0.1', backlog: ${backlog} }, () => {`,
+    // Written synchronously, then blocked before the loop could accept a connection.
+    "  require('fs').writeSync(1, s.address().port + '\\n');",
+    '  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000);',
     '});',
   ].join('\n');
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -485,23 +525,30 @@ export async function startBlackhole(): Promise<Blackhole> {
         resolve(Number(String(data).trim()));
       });
     });
-    await sleep(100);
-    for (let i = 0; i < 16; i++) {
+    // Linux counts a listener's accept queue as full once it holds more than the backlog.
+    while (acceptQueue(port) <= backlog) {
+      if (fillers.length >= 16) throw new Error(`the accept queue of ${port} never filled`);
       const socket = connect(port, '127.0.0.1');
       socket.on('error', () => {});
       fillers.push(socket);
-      const connected = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 300);
-        socket.once('connect', () => {
-          clearTimeout(timer);
-          resolve(true);
-        });
-      });
-      if (!connected) return { port, close };
+      const queued = fillers.length;
+      const filled = await eventually(() => acceptQueue(port) >= queued, 10_000, 5);
+      if (!filled) throw new Error(`connection ${queued} never reached the accept queue of ${port}`);
     }
-    throw new Error('the accept queue never filled: connects still complete');
+    return { port, close };
   } catch (err) {
     close();
     throw err;
   }
+}
+
+/** The connections waiting in the accept queue of the listener on 127.0.0.1:port (Linux /proc/net/tcp). */
+function acceptQueue(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    // sl, local_address, rem_address, st (0A: LISTEN), tx_queue:rx_queue (rx: the accept queue)
+    if (fields[1] === local && fields[3] === '0A') return Number.parseInt(fields[4]!.split(':')[1]!, 16);
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port}`);
 }

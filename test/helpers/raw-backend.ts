@@ -105,15 +105,24 @@ export interface RawRequest extends RawMessage {
   connection: number;
 }
 
-/** How to answer a request: a response (after an optional delay), or a TCP reset before any byte. */
+/**
+ * How to answer a request: a response (after an optional delay), a TCP reset before any byte, or
+ * never (the connection stays open, silent, until the client or close() ends it).
+ */
 export type RawAnswer =
   | 'reset'
+  | 'silence'
   | {
       status?: number;
       body?: string | Buffer;
       headers?: Record<string, string>;
       delay?: number;
       close?: boolean;
+      /**
+       * Only the head and the first `bodyBytes` of the body go out; then the backend closes its end
+       * (what the kernel does for a worker killed with SIGKILL) or goes silent, the connection open.
+       */
+      cut?: { bodyBytes: number; after: 'close' | 'silence' };
     };
 
 export interface RawBackendOptions {
@@ -132,6 +141,8 @@ export interface RawBackend {
   readonly connections: number;
   /** Every byte received, per connection. */
   readonly received: readonly Buffer[];
+  /** Resolves once connection `n` (1-based) has closed: nothing more can arrive on it. */
+  connectionClosed(n: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -155,12 +166,14 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
   const requests: RawRequest[] = [];
   const received: Buffer[] = [];
   const sockets = new Set<Socket>();
+  const closed: Array<Promise<void>> = [];
   let connections = 0;
 
   const server = createServer((socket) => {
     const connection = ++connections;
     sockets.add(socket);
     received.push(Buffer.alloc(0));
+    closed.push(new Promise((resolve) => socket.once('close', () => resolve())));
     let pending = Buffer.alloc(0);
     let busy = Promise.resolve();
     socket.on('error', () => {});
@@ -194,11 +207,17 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
       socket.resetAndDestroy();
       return;
     }
-    const { status = 200, body = `${name}\n`, headers = {}, delay = 0, close = false } = chosen;
+    if (chosen === 'silence') return;
+    const { status = 200, body = `${name}\n`, headers = {}, delay = 0, close = false, cut } = chosen;
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     if (socket.destroyed) return;
     const bytes = serialize(status, Buffer.isBuffer(body) ? body : Buffer.from(body), headers, close);
-    if (close) socket.end(bytes);
+    if (cut) {
+      const sent = bytes.subarray(0, bytes.indexOf(CRLF2) + CRLF2.length + cut.bodyBytes);
+      // end() sends what was written before the FIN, so the front reads the head, then the close.
+      if (cut.after === 'close') socket.end(sent);
+      else socket.write(sent);
+    } else if (close) socket.end(bytes);
     else socket.write(bytes);
   }
 
@@ -217,6 +236,7 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
       return connections;
     },
     received,
+    connectionClosed: (n) => closed[n - 1] ?? Promise.reject(new Error(`no connection ${n}`)),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

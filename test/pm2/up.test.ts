@@ -112,7 +112,7 @@ describe('gatehouse up (what npm start runs)', { timeout: 180_000 }, () => {
     await waitFor(
       'the daemon and every process it ran to be gone',
       async () => [...pids, daemon].every((pid) => !alive(pid)) && daemonPid(sb.home) === null,
-      10_000,
+      30_000,
     );
     await assert.rejects(fetch(line[1]!), 'nothing answers on the proxy port any more');
   });

@@ -5,15 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { packageRoot } from '../../config/index.js';
 import { PROXY_APP, WORKER_APP } from '../../deploy/pm2/ecosystem.js';
-import {
-  allUpstreamsUp,
-  createPm2Sandbox,
-  describeLoad,
-  ecosystemFile,
-  loadDuring,
-  type Pm2Sandbox,
-  waitFor,
-} from '../helpers/pm2.js';
+import { describeLoad, loadDuring } from '../helpers/load.js';
+import { allUpstreamsUp, createPm2Sandbox, ecosystemFile, type Pm2Sandbox, waitFor } from '../helpers/pm2.js';
 
 /** The user's app: the sample site plus GET /version, so a test can tell old code from new. */
 function writeApp(file: string, version: number): void {
@@ -86,7 +79,7 @@ describe('pm2 development profile: a code change restarts the workers one by one
     });
     t.diagnostic(describeLoad('code change in development (pm2 watch)', report));
     assert.ok(report.get.total > 0 && report.post.total > 0, 'GETs and POSTs ran');
-    assert.equal(report.failed, 0, `${JSON.stringify(report.failures)}\n${sb.logs()}`);
+    assert.equal(report.failed, 0, `${sb.explain(report.failedResults)}\n${sb.logs()}`);
     // Round robin over two workers: two answers in a row come from both.
     assert.deepEqual([await version(), await version()], ['2', '2']);
   });

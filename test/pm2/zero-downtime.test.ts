@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../../config/index.js';
 import { PROXY_APP, WORKER_APP } from '../../deploy/pm2/ecosystem.js';
+import { describeLoad, failureKind, loadDuring, outcome, startSlowPost } from '../helpers/load.js';
 import {
   allUpstreamsUp,
   createPm2Sandbox,
-  describeLoad,
   ecosystemFile,
   fetchStatus,
-  loadDuring,
   type Pm2Process,
   type Pm2Sandbox,
   run,
-  startSlowPost,
   waitFor,
 } from '../helpers/pm2.js';
 
@@ -65,7 +62,9 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
   // The daemon and everything it started go, pass or fail.
   after(() => sb?.destroy());
 
+  // Each test starts from a stack that is up (whatever ran before it) and leaves one behind.
   test('gatehouse status shows each worker as pm2 and the proxy see it, matched by port', async () => {
+    await allUpstreamsUp(sb.statusUrl, 2);
     const { code, stdout, stderr } = await run(
       process.execPath,
       [gatehouse, 'status', '--pm2-home', sb.home],
@@ -78,11 +77,17 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
     for (const p of workers.values()) {
       const row = stdout.split('\n').find((line) => line.includes(` ${p.pm2_env.PORT} `));
       assert.ok(row, `a row for port ${p.pm2_env.PORT}:\n${stdout}`);
-      assert.match(row, new RegExp(`online\\s+${p.pid}\\s+0\\s+.*\\s+up\\s+yes\\s+\\d+\\s+\\d+\\s+\\d+$`));
+      assert.match(
+        row,
+        new RegExp(
+          `online\\s+${p.pid}\\s+${p.pm2_env.restart_time}\\s+.*\\s+up\\s+yes\\s+\\d+\\s+\\d+\\s+\\d+$`,
+        ),
+      );
     }
   });
 
   test('pm2 reload gatehouse-worker under load replaces every worker and no request fails', async (t) => {
+    await allUpstreamsUp(sb.statusUrl, 2);
     const before = byId(await sb.list(), WORKER_APP);
     const { report } = await loadDuring(sb.proxyUrl, async () => {
       const reload = await sb.pm2(['reload', WORKER_APP]);
@@ -91,10 +96,11 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
     });
     t.diagnostic(describeLoad('pm2 reload gatehouse-worker', report));
     assert.ok(report.get.total > 0 && report.post.total > 0, 'GETs and POSTs ran');
-    assert.equal(report.failed, 0, `${JSON.stringify(report.failures)}\n${sb.logs()}`);
+    assert.equal(report.failed, 0, `${sb.explain(report.failedResults)}\n${sb.logs()}`);
   });
 
   test('pm2 reload gatehouse-proxy under load starts a new proxy beside the old one and no request fails', async (t) => {
+    await allUpstreamsUp(sb.statusUrl, 2);
     const before = byId(await sb.list(), PROXY_APP);
     const { report } = await loadDuring(sb.proxyUrl, async () => {
       const reload = await sb.pm2(['reload', PROXY_APP]);
@@ -103,54 +109,71 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
     });
     t.diagnostic(describeLoad('pm2 reload gatehouse-proxy', report));
     assert.ok(report.get.total > 0 && report.post.total > 0, 'GETs and POSTs ran');
-    assert.equal(report.failed, 0, `${JSON.stringify(report.failures)}\n${sb.logs()}`);
+    assert.equal(report.failed, 0, `${sb.explain(report.failedResults)}\n${sb.logs()}`);
   });
 
-  test('kill -9 of a worker mid-load: pm2 restarts it, no GET fails, POSTs in flight on it get 502', async (t) => {
+  test('kill -9 of a worker mid-load: pm2 restarts it; only requests on it fail — 502 before their response began, cut off after', async (t) => {
     await allUpstreamsUp(sb.statusUrl, 2);
+    // The held-back POSTs go out first, alone: then the status page counts exactly how many each
+    // worker holds, and the one holding the most dies (no sampling under load, no guess).
     const slow = Array.from({ length: 6 }, (_, i) => startSlowPost(sb.proxyUrl, `held back ${i}`));
-    let victim: Pm2Process | undefined;
-    let heldOnVictim = 0;
+    const holding = await waitFor('the held-back POSTs in flight', async () => {
+      const snapshot = await fetchStatus(sb.statusUrl);
+      const inFlight = snapshot?.upstreams.reduce((sum, u) => sum + u.inFlight, 0);
+      return inFlight === slow.length ? snapshot : null;
+    });
+    const target = [...holding.upstreams].sort((a, b) => b.inFlight - a.inFlight)[0]!;
+    const heldOnVictim = target.inFlight;
+    const victim = [...byId(await sb.list(), WORKER_APP).values()].find((p) =>
+      target.address.endsWith(`:${p.pm2_env.PORT}`),
+    );
+    assert.ok(victim, `a worker listens on ${target.address}`);
     const { report } = await loadDuring(sb.proxyUrl, async () => {
-      // The held-back POSTs stay in flight; the rest of the load comes and goes. The upstream with the
-      // most in flight over a few samples is one holding some of them: that worker dies.
-      await sleep(800);
-      const floor = new Map<string, number>();
-      for (let i = 0; i < 3; i++) {
-        const snapshot = await fetchStatus(sb.statusUrl);
-        for (const u of snapshot?.upstreams ?? [])
-          floor.set(u.address, Math.min(floor.get(u.address) ?? Infinity, u.inFlight));
-        await sleep(100);
-      }
-      const [address, inFlight] = [...floor].sort((a, b) => b[1] - a[1])[0] ?? ['', 0];
-      heldOnVictim = inFlight;
-      const workers = byId(await sb.list(), WORKER_APP);
-      victim = [...workers.values()].find((p) => address.endsWith(`:${p.pm2_env.PORT}`));
-      assert.ok(victim, `a worker listens on ${address}`);
       process.kill(victim.pid, 'SIGKILL');
-      await sleep(300);
+      // Those on the killed worker fail whenever their body comes; the others are echoed.
       for (const post of slow) post.finish();
       await replaced(sb, WORKER_APP, new Map([[victim.pm_id, victim]]));
     });
     const held = await Promise.all(slow.map((post) => post.result));
     const heldFailed = held.filter((r) => r.error);
-    const postFailures = Object.entries(report.failures);
-    t.diagnostic(describeLoad(`kill -9 worker pid ${victim?.pid}`, report));
+    const failed = [...report.failedResults, ...heldFailed];
+    t.diagnostic(describeLoad(`kill -9 worker pid ${victim.pid} (${target.address})`, report));
     t.diagnostic(
-      `held-back POSTs: ${heldFailed.length} of ${held.length} failed (${heldFailed.map((r) => r.error).join(', ') || 'none'}); ${heldOnVictim} were in flight on the killed worker`,
+      `held-back POSTs: ${heldFailed.length} of ${held.length} failed (${heldFailed.map(failureKind).join(', ') || 'none'}); ${heldOnVictim} were on the killed worker`,
     );
-    assert.equal(report.get.failed, 0, JSON.stringify(report.failures));
-    assert.equal(report.hung, 0, 'every request got an answer');
+    if (failed.length > 0) t.diagnostic(sb.explain(failed));
+
+    assert.equal(report.hung, 0, 'every request ended within the request timeout');
     assert.ok(
-      postFailures.every(([kind]) => kind === '502'),
-      `a POST that fails gets 502: ${JSON.stringify(report.failures)}`,
-    );
-    assert.ok(
-      held.every((r) => !r.error || r.error === '502'),
+      held.every((r) => outcome(r) !== 'hung'),
       `held-back POSTs: ${JSON.stringify(held)}`,
     );
-    assert.ok(heldFailed.length >= 1, 'the held-back POSTs on the killed worker got 502');
-    assert.ok(heldFailed.length <= heldOnVictim, 'no held-back POST on the surviving worker failed');
+    // Nothing of the response had reached the client: the proxy could still answer, and must (502).
+    const unanswered = failed.filter((r) => outcome(r) === 'no response');
+    assert.deepEqual(
+      unanswered,
+      [],
+      'a request whose response had not begun gets a 502 from the proxy, never a closed connection',
+    );
+    // A complete answer that failed is a 502 for a POST; a GET is sent again to the other worker.
+    for (const r of failed.filter((f) => outcome(f) === 'error response')) {
+      assert.equal(r.error, '502', JSON.stringify(r));
+      assert.equal(r.method, 'POST', `a GET is retried, not answered 502: ${JSON.stringify(r)}`);
+    }
+    // The held-back POSTs: exactly those the killed worker held failed, each with a 502.
+    assert.equal(heldFailed.length, heldOnVictim, `held-back POSTs: ${JSON.stringify(held)}`);
+    assert.ok(
+      heldFailed.every((r) => r.error === '502' && r.received === 'whole response'),
+      `held-back POSTs: ${JSON.stringify(held)}`,
+    );
+    // Every failure, 502 or cut off, was a request on the killed worker, by the proxy's own log.
+    const lines = await waitFor('a proxy log line for each failed request', async () => {
+      const byRequest = new Map(sb.proxyLog().map((line) => [line.requestId, line]));
+      return failed.every((r) => r.requestId && byRequest.has(r.requestId)) ? byRequest : null;
+    });
+    for (const r of failed) {
+      assert.equal(lines.get(r.requestId)?.upstream, target.address, `${JSON.stringify(r)} failed elsewhere`);
+    }
   });
 
   test('gatehouse status with the proxy stopped says it is unreachable and still lists the workers', async () => {
@@ -166,5 +189,9 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
     assert.equal(code, 0, stderr);
     assert.match(stdout, /unreachable/);
     for (const port of sb.workerPorts) assert.match(stdout, new RegExp(` ${port}\\s+-\\s+online\\s+\\d+`));
+    // The proxy back, for whatever runs after this test.
+    const restarted = await sb.pm2(['start', PROXY_APP]);
+    assert.equal(restarted.code, 0, restarted.stderr);
+    await sb.waitOnline(PROXY_APP, 1);
   });
 });

@@ -25,7 +25,8 @@ describe('active health checks (integration, 127.0.0.1)', () => {
       getPool: () => pool,
       path: '/healthz',
       interval: 60_000,
-      timeout: 2_000,
+      // Bounds a probe of a server that answers at once; a loaded machine may still take a while.
+      timeout: 10_000,
       rise: 2,
       fall: 3,
       onChange: (upstream, healthy) => changes.push([upstream.address, healthy]),
@@ -64,7 +65,8 @@ describe('active health checks (integration, 127.0.0.1)', () => {
       getPool: () => pool,
       path: '/',
       interval: 60_000,
-      timeout: 2_000,
+      // Bounds a probe of a server that answers at once; a loaded machine may still take a while.
+      timeout: 10_000,
       rise: 1,
       fall: 3,
     });
@@ -87,7 +89,8 @@ describe('active health checks (integration, 127.0.0.1)', () => {
       getPool: () => pool,
       path: '/healthz?probe=1',
       interval: 60_000,
-      timeout: 2_000,
+      // Bounds a probe of a server that answers at once; a loaded machine may still take a while.
+      timeout: 10_000,
       rise: 1,
       fall: 1,
     });
@@ -122,7 +125,7 @@ describe('active health checks (integration, 127.0.0.1)', () => {
     assert.equal(pool.upstreams[0]!.healthy, false);
   });
 
-  test('start() probes every interval the pool current at that moment', async (t) => {
+  test('start() probes every interval the pool current at that moment', { timeout: 30_000 }, async (t) => {
     const first = await startHttpServer((_req, res) => res.writeHead(200).end());
     const second = await startHttpServer((_req, res) => res.writeHead(503).end());
     t.after(() => Promise.all([first.close(), second.close()]));
@@ -132,7 +135,7 @@ describe('active health checks (integration, 127.0.0.1)', () => {
         getPool: () => pool,
         path: '/',
         interval: 10,
-        timeout: 1_000,
+        timeout: 10_000,
         rise: 1,
         fall: 2,
         onChange: (upstream, healthy) => !healthy && resolve(upstream),
@@ -161,8 +164,13 @@ describe('active health checks (integration, 127.0.0.1)', () => {
     t.after(() => hanging.close());
     const pool = makePool([hanging.address]);
     const changes: Change[] = [];
+    // Every round asks for the pool first: counted, a round after stop() cannot go unseen.
+    let rounds = 0;
     const check = createActiveHealthCheck({
-      getPool: () => pool,
+      getPool: () => {
+        rounds++;
+        return pool;
+      },
       path: '/',
       interval: 5,
       timeout: 30_000,
@@ -173,8 +181,11 @@ describe('active health checks (integration, 127.0.0.1)', () => {
     check.start();
     await arrived;
     check.stop();
+    const roundsAtStop = rounds;
     await Promise.all(socketClosed);
+    // A timer left behind (5 ms) would fire before this one (30 ms): timers run in order of expiry.
     await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(rounds, roundsAtStop, 'a probe round ran after stop()');
     assert.equal(hanging.hits(), 1);
     assert.deepEqual(changes, []);
     assert.equal(pool.upstreams[0]!.healthy, true);

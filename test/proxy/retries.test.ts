@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { closedPort, request, servers, startProxy } from '../helpers/proxy.js';
@@ -140,11 +141,12 @@ describe('retries (nginx proxy_next_upstream error timeout)', () => {
   });
 
   test('a read timeout: a GET is tried on the other upstream, a POST gets 504 and is not re-sent', async (t) => {
-    const slow = await backend(t, 'slow', { delay: 3000 });
+    // The slow upstream never answers, so only the fast one's answer races the timer, with 1.5 s to spare.
+    const slow = await backend(t, 'slow', 'silence');
     const fast = await backend(t, 'fast');
     const proxy = await startProxy(t, {
       upstream: { servers: servers(slow.port, fast.port), max_fails: 0 },
-      timeouts: { read: '300ms' },
+      timeouts: { read: '1500ms' },
     });
     const get = await request(proxy.port, { path: '/get' });
     assert.equal(get.status, 200);
@@ -181,14 +183,19 @@ describe('retries (nginx proxy_next_upstream error timeout)', () => {
   });
 
   test('no retry once response bytes went to the client: the response is cut, the other upstream never sees it', async (t) => {
-    // Sends the head and part of the body, then resets.
+    // Sends the head and part of the body, then resets: once the client has the head, so the reset
+    // cannot overtake those bytes on their way through the proxy (no guessed pause).
+    let clientHasHead: () => void = () => {};
+    const headArrived = new Promise<void>((resolve) => {
+      clientHasHead = resolve;
+    });
     const sockets = new Set<Socket>();
     const partial = createServer((socket) => {
       sockets.add(socket);
       socket.on('error', () => {});
       socket.once('data', () => {
         socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial');
-        setTimeout(() => socket.resetAndDestroy(), 100);
+        void headArrived.then(() => socket.resetAndDestroy());
       });
     });
     await new Promise<void>((resolve) => partial.listen(0, '127.0.0.1', resolve));
@@ -199,7 +206,26 @@ describe('retries (nginx proxy_next_upstream error timeout)', () => {
     const port = (partial.address() as { port: number }).port;
     const b = await backend(t, 'b');
     const proxy = await startProxy(t, { upstream: { servers: servers(port, b.port) } });
-    await assert.rejects(request(proxy.port, { path: '/x' }));
+    const cut = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: proxy.port, path: '/x', agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('latin1');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('error', () => {});
+        res.on('close', () =>
+          res.complete
+            ? reject(new Error(`the response came whole: ${body}`))
+            : resolve({ status: res.statusCode ?? 0, body }),
+        );
+        clientHasHead();
+      });
+      req.setTimeout(10_000, () => req.destroy(new Error('no progress for 10 s')));
+      req.on('error', reject);
+      req.end();
+    });
+    assert.deepEqual(cut, { status: 200, body: 'partial' }, 'the head and the bytes that came, then the cut');
     assert.equal(b.requests.length, 0);
     // And the proxy still serves.
     const next = await request(proxy.port, { path: '/y' });

@@ -2,12 +2,22 @@ import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { describe, test } from 'node:test';
-import { json, request, servers, sleep, startProxyProcess, workerHeaders } from '../helpers/proxy.js';
+import {
+  eventually,
+  json,
+  request,
+  servers,
+  sleep,
+  startProxyProcess,
+  workerHeaders,
+} from '../helpers/proxy.js';
 import { startWorker } from '../helpers/worker-process.js';
 
 interface Answer {
   status: number;
   pid: number | undefined;
+  /** Sent after the proxy logged the reload. */
+  after?: boolean;
 }
 
 /** GET /headers on a keep-alive agent; never rejects (a failure is status 0). */
@@ -42,41 +52,49 @@ describe('SIGHUP reload (nginx -s reload)', () => {
     t.after(() => newWorker.stop());
     const proxy = await startProxyProcess(t, { config: { upstream: { servers: servers(oldWorker.port) } } });
 
+    // The load runs until told to stop (each client bounded by a count and the deadline), and its
+    // phases wait for answers, not for time: a loaded machine gets there later, not differently.
     const clients = 20;
-    const duration = 3000;
     const perClientCap = 2000;
-    const started = Date.now();
-    const answers: Array<Answer & { at: number }> = [];
+    const deadline = performance.now() + 60_000;
+    const answers: Answer[] = [];
+    let reloaded = -1;
+    let stop = false;
     const agents = Array.from({ length: clients }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
     t.after(() => {
+      stop = true;
       for (const agent of agents) agent.destroy();
     });
     const load = agents.map(async (agent) => {
-      for (let i = 0; i < perClientCap && Date.now() - started < duration; i++) {
-        const answer = await getHeaders(proxy.port, agent);
-        answers.push({ ...answer, at: Date.now() });
+      for (let i = 0; i < perClientCap && !stop && performance.now() < deadline; i++) {
+        // Sent after the reload was logged: the new pool must answer it.
+        const after = reloaded >= 0;
+        answers.push({ ...(await getHeaders(proxy.port, agent)), after });
       }
     });
+    const answered = (what: string, check: () => boolean) =>
+      eventually(check, 30_000, 20).then((ok) => assert.ok(ok, what));
 
-    await sleep(1000);
+    await answered(
+      'the old pool serves the load',
+      () => answers.filter((a) => a.pid === oldWorker.child.pid).length >= clients,
+    );
     proxy.writeConfig({ upstream: { servers: servers(newWorker.port) } });
     const from = proxy.logs.length;
     proxy.signal('SIGHUP');
     await proxy.waitForLog((l) => l.msg === 'configuration reloaded', 10_000, from);
-    const reloadedAt = Date.now();
+    reloaded = answers.length;
+    await answered(
+      'requests sent after the reload are answered',
+      () => answers.filter((a) => a.after).length >= clients,
+    );
+    stop = true;
     await Promise.all(load);
 
     const failed = answers.filter((a) => a.status !== 200);
-    assert.ok(answers.length > clients, `only ${answers.length} requests were made`);
     assert.equal(failed.length, 0, `${failed.length} of ${answers.length} requests failed`);
-    assert.ok(
-      answers.some((a) => a.pid === oldWorker.child.pid),
-      'the old pool never served',
-    );
-    assert.ok(
-      answers.some((a) => a.at > reloadedAt && a.pid === newWorker.child.pid),
-      'the new pool never served during the load',
-    );
+    const late = answers.filter((a) => a.after && a.pid !== newWorker.child.pid);
+    assert.deepEqual(late, [], 'a request sent after the reload went to the old pool');
     for (let i = 0; i < 10; i++) {
       const { worker } = await workerHeaders(proxy.port);
       assert.equal(worker.pid, newWorker.child.pid, 'a request after the reload went to the old pool');
@@ -119,8 +137,16 @@ describe('SIGTERM drain', () => {
     const worker = await startWorker();
     t.after(() => worker.stop());
     const proxy = await startProxyProcess(t, { config: { upstream: { servers: servers(worker.port) } } });
-    const inFlight = request(proxy.port, { path: '/delay/1000' });
-    await sleep(300);
+    const inFlight = request(proxy.port, { path: '/delay/2000' });
+    // Signalled once the request is in flight at the worker, not after a guessed pause.
+    const started = await eventually(async () => {
+      const reply = await request(proxy.statusPort, {
+        path: '/status',
+        headers: { Accept: 'application/json' },
+      });
+      return json<{ upstreams: Array<{ inFlight: number }> }>(reply).upstreams[0]?.inFlight === 1;
+    });
+    assert.ok(started, 'the request reached the worker');
     const from = proxy.logs.length;
     proxy.signal('SIGTERM');
     await proxy.waitForLog((l) => l.msg === 'draining', 5000, from);
@@ -137,7 +163,7 @@ describe('SIGTERM drain', () => {
 
     const reply = await inFlight;
     assert.equal(reply.status, 200);
-    assert.deepEqual(json(reply), { delay: 1000 });
+    assert.deepEqual(json(reply), { delay: 2000 });
     const { code, signal } = await proxy.exited;
     assert.equal(signal, null);
     assert.equal(code, 0);

@@ -75,6 +75,9 @@ describe('streaming bodies (no full buffering, with backpressure)', () => {
     const baseline = readRss(proxy.pid);
     const small = await measure(30 * MB);
     const large = await measure(150 * MB);
+    t.diagnostic(
+      `proxy RSS ${(baseline / MB).toFixed(1)} MB; peak +${((small - baseline) / MB).toFixed(1)} MB for 30 MB, +${((large - baseline) / MB).toFixed(1)} MB for 150 MB`,
+    );
     // Buffering the body would cost at least the 120 MB difference; streaming costs nothing more.
     assert.ok(
       large - small < 30 * MB,
