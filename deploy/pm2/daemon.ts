@@ -11,7 +11,6 @@ export const stackPm2Home = join(packageRoot, '.pm2');
 /** The local pm2's executables (node_modules), so no global install is needed. */
 export const pm2Dir = dirname(require.resolve('pm2/package.json'));
 export const pm2Bin = join(pm2Dir, 'bin', 'pm2');
-export const pm2RuntimeBin = join(pm2Dir, 'bin', 'pm2-runtime');
 
 /** One process as pm2 sees it: what `gatehouse status` shows on the pm2 side. */
 export interface Pm2ProcessInfo {
