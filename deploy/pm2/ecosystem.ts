@@ -94,11 +94,19 @@ export function createEcosystem(config: Config, options: EcosystemOptions = {}):
 }
 
 /**
- * What a code change touches: the compiled app, config and CLI the workers run, the templates, the
+ * What a code change touches: the compiled app, its process plumbing (process/, stack/), config and CLI the workers run, the templates, the
  * config files, and the user's app module's directory. pm2 restarts the workers when one changes.
  */
 function watchOptions(config: Config, root: string): Partial<Pm2App> {
-  const watched = ['dist/app', 'dist/config', 'dist/cli', 'app/site/views', 'config/default.yaml'];
+  const watched = [
+    'dist/app',
+    'dist/process',
+    'dist/stack',
+    'dist/config',
+    'dist/cli',
+    'app/site/views',
+    'config/default.yaml',
+  ];
   const ignored = ['node_modules', 'logs', 'test', '*.log', '**/*.map'];
   if (config.workers.app) {
     const appDir = dirname(resolve(root, config.workers.app));
