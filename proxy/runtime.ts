@@ -2,6 +2,7 @@ import type { Config } from '../config/index.js';
 import { UpstreamConnections } from './connections.js';
 import { type Balancer, createBalancer } from './pool/balancer.js';
 import type { Pool } from './pool/pool.js';
+import { type RetryPolicy, retryPolicy } from './retry.js';
 import { createTrust, type Trust } from './trust.js';
 
 /**
@@ -15,11 +16,7 @@ export interface Runtime {
   readonly balancer: Balancer;
   readonly connections: UpstreamConnections;
   readonly trust: Trust;
-  readonly retryOn: {
-    readonly error: boolean;
-    readonly timeout: boolean;
-    readonly statuses: ReadonlySet<number>;
-  };
+  readonly retry: RetryPolicy;
 }
 
 export function createRuntime(config: Config, pool: Pool, previous?: Runtime): Runtime {
@@ -31,17 +28,12 @@ export function createRuntime(config: Config, pool: Pool, previous?: Runtime): R
     previous &&
     previous.connections.options.keepaliveTimeout === connectionOptions.keepaliveTimeout &&
     previous.connections.options.connectTimeout === connectionOptions.connectTimeout;
-  const next = config.retries.nextUpstream;
   return {
     config,
     pool,
     balancer: createBalancer(config.upstream.balance),
     connections: sameConnections ? previous.connections : new UpstreamConnections(connectionOptions),
     trust: createTrust(config.trustedProxies),
-    retryOn: {
-      error: next.includes('error'),
-      timeout: next.includes('timeout'),
-      statuses: new Set(next.filter((c) => c.startsWith('http_')).map((c) => Number(c.slice(5)))),
-    },
+    retry: retryPolicy(config.retries),
   };
 }
