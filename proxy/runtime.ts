@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import { UpstreamConnections } from './connections.js';
+import { type ConnectionOptions, UpstreamConnections } from './connections.js';
 import { type Balancer, createBalancer } from './pool/balancer.js';
 import type { Pool } from './pool/pool.js';
 import { type RetryPolicy, retryPolicy } from './retry.js';
@@ -20,19 +20,22 @@ export interface Runtime {
 }
 
 export function createRuntime(config: Config, pool: Pool, previous?: Runtime): Runtime {
-  const connectionOptions = {
+  const connectionOptions: ConnectionOptions = {
+    keepalive: config.upstream.keepalive,
     keepaliveTimeout: config.upstream.keepaliveTimeout,
     connectTimeout: config.timeouts.connect,
   };
+  const kept = previous?.connections;
   const sameConnections =
-    previous &&
-    previous.connections.options.keepaliveTimeout === connectionOptions.keepaliveTimeout &&
-    previous.connections.options.connectTimeout === connectionOptions.connectTimeout;
+    kept !== undefined &&
+    (Object.keys(connectionOptions) as (keyof ConnectionOptions)[]).every(
+      (key) => kept.options[key] === connectionOptions[key],
+    );
   return {
     config,
     pool,
     balancer: createBalancer(config.upstream.balance),
-    connections: sameConnections ? previous.connections : new UpstreamConnections(connectionOptions),
+    connections: sameConnections ? kept : new UpstreamConnections(connectionOptions),
     trust: createTrust(config.trustedProxies),
     retry: retryPolicy(config.retries),
   };

@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
-import type { Pool as ConnectionPool, Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { UpstreamConnection } from './connections.js';
 import { ProxyError } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { responseHeaders } from './headers.js';
@@ -39,8 +40,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   requestSent = false;
   /** The response was handed to the client: errors after it cannot be retried. */
   responded = false;
-  /** The connection pool this attempt went out on. */
-  private pool: ConnectionPool | null = null;
+  private connection: UpstreamConnection | null = null;
   private abort: ((err?: Error) => void) | null = null;
   /** The exchange moved on (another attempt, a proxy-made answer, the client left). */
   private discarded = false;
@@ -61,22 +61,19 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     const { req, runtime } = this.ex;
     const timeout = runtime.config.timeouts.read;
     const read = timeout >= PRECISE_BELOW ? timeout : 0;
-    try {
-      this.pool = runtime.connections.for(this.upstream);
-      this.pool.dispatch(
-        {
-          path: req.url ?? '/',
-          method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-          headers: req.headers,
-          body: this.body,
-          headersTimeout: read,
-          bodyTimeout: read,
-        },
-        this,
-      );
-    } catch (err) {
-      this.onError(err as Error);
-    }
+    this.connection = runtime.connections.take(this.upstream);
+    runtime.connections.dispatch(
+      this.connection,
+      {
+        path: req.url ?? '/',
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: req.headers,
+        body: this.body,
+        headersTimeout: read,
+        bodyTimeout: read,
+      },
+      this,
+    );
   }
 
   /** Stops this attempt's upstream exchange (its connection is closed, never reused). */
@@ -116,7 +113,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     const seen = { close: false };
     res.writeHead(status, statusText, responseHeaders(rawHeaders, ex.origin.requestId, seen));
     // A draining worker says close: send nothing more on connections opened before this answer.
-    if (seen.close && this.pool) ex.runtime.connections.renew(this.upstream, this.pool);
+    if (seen.close && this.connection) ex.runtime.connections.renew(this.connection);
     res.on('drain', resume);
     return true;
   }
