@@ -1,5 +1,7 @@
+import type { Socket } from 'node:net';
 import { Client, type Dispatcher } from 'undici';
 import { formatAddress } from '../config/index.js';
+import { connectUpstream } from './connect.js';
 import type { Upstream } from './pool/upstream.js';
 
 export interface ConnectionOptions {
@@ -16,8 +18,8 @@ export interface ConnectionOptions {
  * at a time over one socket. Made for one connection and dropped with it, never reconnected.
  */
 export class UpstreamConnection {
-  /** Its socket is open; undici reconnects a request that found it closed before writing. */
-  connected = false;
+  /** The socket, once connected; undici reconnects a request that found it closed before writing. */
+  socket: Socket | null = null;
   idle = false;
   /** No new request goes on it: closed once its request is done. */
   retired = false;
@@ -98,7 +100,7 @@ export class UpstreamConnections {
   /** Connections carrying a request now, and those idle for reuse. */
   counts(): { active: number; idle: number } {
     let active = 0;
-    for (const connection of this.open) if (!connection.idle && connection.connected) active++;
+    for (const connection of this.open) if (!connection.idle && connection.socket) active++;
     return { active, idle: this.idle.size };
   }
 
@@ -130,19 +132,20 @@ export class UpstreamConnections {
         // The worker announces its own (longer) timeout with Keep-Alive; ours stays the upper bound.
         keepAliveMaxTimeout: keepaliveTimeout,
         keepAliveTimeoutThreshold: 1000,
-        connect: connectTimeout > 0 ? { timeout: connectTimeout } : {},
+        // Our connector: undici's runs its connect timeout on a timer that ticks every 500 ms.
+        connect: (target, callback) =>
+          connectUpstream(target, connectTimeout, (...result) => {
+            if (result[1]) connection.socket = result[1];
+            callback(...result);
+          }),
         // Read and send timeouts are the request path's, per request (a reload may change them).
         headersTimeout: 0,
         bodyTimeout: 0,
         strictContentLength: true,
       }),
     );
-    // undici says 'connect' when the socket is open, 'drain' when the connection can take a request
-    // again (its response is complete), 'disconnect' when the socket closed, 'connectionError' when
-    // it never connected.
-    connection.client.on('connect', () => {
-      connection.connected = true;
-    });
+    // undici says 'drain' when the connection can take a request again (its response is complete),
+    // 'disconnect' when the socket closed, 'connectionError' when it never connected.
     connection.client.on('drain', () => this.release(connection));
     connection.client.on('disconnect', () => this.lost(connection));
     connection.client.on('connectionError', () => this.lost(connection));
@@ -154,7 +157,8 @@ export class UpstreamConnections {
   /** The connection's request is done: kept idle if it can carry another one and the cache has room. */
   release(connection: UpstreamConnection): void {
     if (connection.closed || connection.idle) return;
-    if (connection.retired || !connection.connected) return this.discard(connection);
+    const socket = connection.socket;
+    if (connection.retired || !socket || socket.destroyed) return this.discard(connection);
     connection.idle = true;
     this.idle.add(connection);
     const stack = this.idleByAddress.get(connection.address);
@@ -172,7 +176,7 @@ export class UpstreamConnections {
    * written yet, connects again for it.
    */
   private lost(connection: UpstreamConnection): void {
-    connection.connected = false;
+    connection.socket = null;
     if (connection.idle) this.discard(connection);
   }
 

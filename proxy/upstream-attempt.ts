@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { TimeoutsConfig } from '../config/index.js';
 import type { UpstreamConnection } from './connections.js';
 import { ProxyError } from './errors.js';
 import type { Exchange } from './exchange.js';
@@ -23,15 +24,11 @@ export interface AttemptOwner {
 }
 
 /**
- * Read timeouts shorter than this run on a timer of ours: undici's own timers have a resolution
- * of about a second, fine for the usual 60 s, not for a 200 ms timeout.
- */
-const PRECISE_BELOW = 2000;
-
-/**
  * One attempt at one upstream, as an undici dispatch handler writing straight into the client
  * response: no stream objects on the upstream side, backpressure by pausing the upstream parser
- * while the client socket is full.
+ * while the client socket is full. The read timeout (nginx's proxy_read_timeout: from the end of
+ * the request to the response, and between two reads of it) runs on a timer of ours: undici's
+ * timers tick once a second, so a 2 s timeout fired after 2.5 s.
  */
 export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   /** A copy of the body for this attempt only, fed from the client once the request goes out. */
@@ -46,7 +43,10 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private discarded = false;
   /** undici is done with this request (completed or failed). */
   private complete = false;
-  /** Our own read timer for timeouts under PRECISE_BELOW (undici's timers tick once a second). */
+  private resumeUpstream: (() => void) | null = null;
+  /** The client socket is full: the upstream parser waits for its 'drain'. */
+  private waitingForClient = false;
+  private readonly timeouts: TimeoutsConfig;
   private readTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -55,12 +55,11 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     private readonly owner: AttemptOwner,
   ) {
     this.body = ex.hasBody ? new PassThrough() : null;
+    this.timeouts = ex.runtime.config.timeouts;
   }
 
   start(): void {
     const { req, runtime } = this.ex;
-    const timeout = runtime.config.timeouts.read;
-    const read = timeout >= PRECISE_BELOW ? timeout : 0;
     this.connection = runtime.connections.take(this.upstream);
     runtime.connections.dispatch(
       this.connection,
@@ -69,8 +68,6 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
         headers: req.headers,
         body: this.body,
-        headersTimeout: read,
-        bodyTimeout: read,
       },
       this,
     );
@@ -80,7 +77,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   cancel(): void {
     if (this.complete || this.discarded) return;
     this.discarded = true;
-    this.stopTimer();
+    this.stopTimers();
     this.abort?.();
   }
 
@@ -88,20 +85,19 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.abort = abort;
     if (this.discarded) return abort();
     this.requestSent = true;
-    const timeout = this.ex.runtime.config.timeouts.read;
-    if (timeout > 0 && timeout < PRECISE_BELOW) {
-      this.readTimer = setTimeout(() => {
-        this.readTimer = null;
-        abort(new ProxyError('GH_ERR_UPSTREAM_TIMEOUT', 'upstream read timeout', true));
-      }, timeout);
-    }
     this.owner.sending(this);
   }
 
+  /** The whole request was handed to the socket: the read timeout runs from here. */
+  onRequestSent(): void {
+    this.armReadTimer();
+  }
+
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    const { ex } = this;
     if (this.discarded) return false;
+    this.armReadTimer();
     if (this.owner.retryStatus(this, status)) return false;
+    const { ex } = this;
     const { res } = ex;
     if (res.headersSent || res.destroyed) {
       this.discard();
@@ -109,12 +105,12 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     ex.settled = true;
     this.responded = true;
-    this.readTimer?.refresh();
     const seen = { close: false };
     res.writeHead(status, statusText, responseHeaders(rawHeaders, ex.origin.requestId, seen));
     // A draining worker says close: send nothing more on connections opened before this answer.
     if (seen.close && this.connection) ex.runtime.connections.renew(this.connection);
-    res.on('drain', resume);
+    this.resumeUpstream = resume;
+    res.on('drain', this.onClientDrain);
     return true;
   }
 
@@ -123,11 +119,13 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.readTimer?.refresh();
     this.ex.bytesSent += chunk.length;
     this.owner.onBodyBytes?.(chunk.length);
-    return this.ex.res.write(chunk);
+    if (this.ex.res.write(chunk)) return true;
+    this.waitingForClient = true;
+    return false;
   }
 
   onComplete(): void {
-    this.stopTimer();
+    this.stopTimers();
     if (this.discarded) return;
     this.complete = true;
     this.owner.completed(this);
@@ -135,7 +133,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
-    this.stopTimer();
+    this.stopTimers();
     this.complete = true;
     if (this.discarded) return;
     if (this.responded) this.owner.cut(this, err);
@@ -145,12 +143,42 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   /** Drops this attempt from inside an undici callback (aborting there would re-enter undici). */
   discard(): void {
     this.discarded = true;
-    this.stopTimer();
+    this.stopTimers();
     queueMicrotask(() => this.abort?.());
   }
 
-  private stopTimer(): void {
+  /** Timed out: fails the request through undici, which closes the connection. */
+  timedOut(error: ProxyError): void {
+    this.abort?.(error);
+  }
+
+  /** The client socket drained: the upstream parser reads on, and the read timeout runs again. */
+  private readonly onClientDrain = (): void => {
+    if (!this.waitingForClient) return;
+    this.waitingForClient = false;
+    this.readTimer?.refresh();
+    this.resumeUpstream?.();
+  };
+
+  private armReadTimer(): void {
+    if (this.readTimer) this.readTimer.refresh();
+    else if (this.timeouts.read > 0) this.readTimer = setTimeout(onReadTimeout, this.timeouts.read, this);
+  }
+
+  private stopTimers(): void {
     if (this.readTimer) clearTimeout(this.readTimer);
     this.readTimer = null;
   }
+
+  /** For the read timer: whether the upstream is being waited for (not the client). */
+  get waitingForUpstream(): boolean {
+    return !this.waitingForClient;
+  }
+}
+
+/** Timer callbacks take the attempt as an argument: no closure per request. */
+function onReadTimeout(attempt: UpstreamAttempt): void {
+  // While the client is not reading, the upstream waits for us: the timer runs again on 'drain'.
+  if (!attempt.waitingForUpstream) return;
+  attempt.timedOut(new ProxyError('GH_ERR_UPSTREAM_TIMEOUT', 'upstream read timeout', true));
 }
