@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { TimeoutsConfig } from '../config/index.js';
@@ -26,9 +27,10 @@ export interface AttemptOwner {
 /**
  * One attempt at one upstream, as an undici dispatch handler writing straight into the client
  * response: no stream objects on the upstream side, backpressure by pausing the upstream parser
- * while the client socket is full. The read timeout (nginx's proxy_read_timeout: from the end of
- * the request to the response, and between two reads of it) runs on a timer of ours: undici's
- * timers tick once a second, so a 2 s timeout fired after 2.5 s.
+ * while the client socket is full. It keeps the upstream timeouts on timers of its own (undici's
+ * tick every 500 ms): send between two writes that found the socket full, read from the end of
+ * the request to the response and between two reads of it — nginx's proxy_send_timeout and
+ * proxy_read_timeout.
  */
 export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   /** A copy of the body for this attempt only, fed from the client once the request goes out. */
@@ -48,6 +50,9 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private waitingForClient = false;
   private readonly timeouts: TimeoutsConfig;
   private readTimer: NodeJS.Timeout | null = null;
+  private sendTimer: NodeJS.Timeout | null = null;
+  /** The socket whose 'drain' ends the send timer. */
+  private blockedSocket: Socket | null = null;
 
   constructor(
     readonly ex: Exchange,
@@ -86,6 +91,20 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     if (this.discarded) return abort();
     this.requestSent = true;
     this.owner.sending(this);
+  }
+
+  /**
+   * undici wrote a body chunk. A socket left holding more than it passes on (the worker stopped
+   * reading) starts the send timer, and its 'drain' ends it. Node reports no partial flush, so a
+   * worker that reads, but less than about the socket's 64 KiB buffer per send timeout, is cut too
+   * (nginx, seeing each partial write, would wait).
+   */
+  onBodySent(): void {
+    const socket = this.connection?.socket;
+    if (this.sendTimer || !socket?.writableNeedDrain || this.timeouts.send <= 0) return;
+    this.sendTimer = setTimeout(onSendTimeout, this.timeouts.send, this);
+    this.blockedSocket = socket;
+    socket.once('drain', this.onSocketDrain);
   }
 
   /** The whole request was handed to the socket: the read timeout runs from here. */
@@ -160,6 +179,12 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.resumeUpstream?.();
   };
 
+  private readonly onSocketDrain = (): void => {
+    if (this.sendTimer) clearTimeout(this.sendTimer);
+    this.sendTimer = null;
+    this.blockedSocket = null;
+  };
+
   private armReadTimer(): void {
     if (this.readTimer) this.readTimer.refresh();
     else if (this.timeouts.read > 0) this.readTimer = setTimeout(onReadTimeout, this.timeouts.read, this);
@@ -168,6 +193,12 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private stopTimers(): void {
     if (this.readTimer) clearTimeout(this.readTimer);
     this.readTimer = null;
+    if (this.sendTimer) {
+      clearTimeout(this.sendTimer);
+      this.sendTimer = null;
+      this.blockedSocket?.off('drain', this.onSocketDrain);
+      this.blockedSocket = null;
+    }
   }
 
   /** For the read timer: whether the upstream is being waited for (not the client). */
@@ -181,4 +212,14 @@ function onReadTimeout(attempt: UpstreamAttempt): void {
   // While the client is not reading, the upstream waits for us: the timer runs again on 'drain'.
   if (!attempt.waitingForUpstream) return;
   attempt.timedOut(new ProxyError('GH_ERR_UPSTREAM_TIMEOUT', 'upstream read timeout', true));
+}
+
+function onSendTimeout(attempt: UpstreamAttempt): void {
+  attempt.timedOut(
+    new ProxyError(
+      'GH_ERR_UPSTREAM_SEND_TIMEOUT',
+      'upstream timed out while sending request to upstream',
+      true,
+    ),
+  );
 }

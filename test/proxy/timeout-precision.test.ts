@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { describe, type TestContext, test } from 'node:test';
-import { type Cleanup, eventually, request, servers, startBlackhole, startProxy } from '../helpers/proxy.js';
+import {
+  type Cleanup,
+  eventually,
+  head,
+  request,
+  servers,
+  startBlackhole,
+  startProxy,
+} from '../helpers/proxy.js';
 import { createRawBackend, type RawBackend } from '../helpers/raw-backend.js';
 
 /**
@@ -32,6 +41,45 @@ async function cutAfter(backend: RawBackend): Promise<number> {
   const closed = () => backend.closedAt[received.connection - 1];
   assert.ok(await eventually(() => closed() !== undefined, 2000), `${backend.name}: connection left open`);
   return closed()! - received.receivedAt;
+}
+
+/**
+ * A POST of `length` bytes written 1 MiB at a time with backpressure, until the proxy answers.
+ * Resolves with the status and how long after the client's last write progress the answer came:
+ * the proxy stops taking the body when the upstream's socket fills (its send timer starts then),
+ * and the client's writes stop a few ms later, once the few MB of buffers between are full.
+ */
+function uploadUntilAnswered(port: number, length: number): Promise<{ status: number; elapsed: number }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunk = Buffer.alloc(1024 * 1024, 'x');
+    let sent = 0;
+    let progress = 0;
+    let answered = false;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('no answer within 30 s'));
+    }, 30_000);
+    const write = () => {
+      progress = performance.now();
+      while (!answered && sent < length) {
+        sent += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', write);
+      }
+    };
+    socket.on('error', () => {});
+    socket.on('connect', () => {
+      socket.write(head('POST /upload HTTP/1.1', 'Host: a', `Content-Length: ${length}`));
+      write();
+    });
+    socket.once('data', (data: Buffer) => {
+      answered = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(data.toString('latin1'))?.[1] ?? 0);
+      resolve({ status, elapsed: performance.now() - progress });
+    });
+  });
 }
 
 describe('upstream timeouts fire within 300 ms of their value, per attempt', () => {
@@ -73,6 +121,26 @@ describe('upstream timeouts fire within 300 ms of their value, per attempt', () 
         const reply = await request(proxy.port, { path: '/', timeout: 30_000 });
         assert.equal(reply.status, 504);
         assertOnTime(t, performance.now() - started, connectTimeout, `connect ${connectTimeout} ms`);
+      }),
+    );
+  });
+
+  test('send: 2 s and 5 s — a worker that stops reading the body gets its request cut, 504', async (t) => {
+    await Promise.all(
+      [2000, 5000].map(async (send) => {
+        const stalled = await createRawBackend({ name: 'stalled', reads: false });
+        t.after(() => stalled.close());
+        const proxy = await startProxy(t, {
+          upstream: { servers: servers(stalled.port) },
+          client_max_body_size: '256m',
+          // Longer than the test: only the send timeout may end this request.
+          timeouts: { send: `${send}ms`, read: '30s' },
+        });
+        const { status, elapsed } = await uploadUntilAnswered(proxy.port, 256 * 1024 * 1024);
+        assert.equal(status, 504);
+        assertOnTime(t, elapsed, send, `send ${send} ms`);
+        const logged = await proxy.waitForLog((l) => l.code === 'GH_ERR_UPSTREAM_SEND_TIMEOUT');
+        assert.equal(logged.status, 504);
       }),
     );
   });
