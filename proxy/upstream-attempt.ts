@@ -24,6 +24,13 @@ export interface AttemptOwner {
   readonly onBodyBytes?: ((bytes: number) => void) | undefined;
 }
 
+/** A response head received and not yet written to the client. */
+interface HeldHead {
+  status: number;
+  statusText: string;
+  headers: string[];
+}
+
 /**
  * One attempt at one upstream, as an undici dispatch handler writing straight into the client
  * response: no stream objects on the upstream side, backpressure by pausing the upstream parser
@@ -31,13 +38,18 @@ export interface AttemptOwner {
  * tick every 500 ms): send between two writes that found the socket full, read from the end of
  * the request to the response and between two reads of it — nginx's proxy_send_timeout and
  * proxy_read_timeout.
+ *
+ * The response head is held until the first body byte (or the end, for a response without a
+ * body): Node sends a head only with the first body write anyway, so this costs no write, and a
+ * worker dying between its head and its body is then an error before the response — retried or
+ * answered 502 — instead of a client connection cut with nothing on it.
  */
 export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   /** A copy of the body for this attempt only, fed from the client once the request goes out. */
   readonly body: PassThrough | null;
   /** The request (head or body) may have reached the upstream. */
   requestSent = false;
-  /** The response was handed to the client: errors after it cannot be retried. */
+  /** Part of the response went to the client: errors after it cannot be retried. */
   responded = false;
   private connection: UpstreamConnection | null = null;
   private abort: ((err?: Error) => void) | null = null;
@@ -45,6 +57,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private discarded = false;
   /** undici is done with this request (completed or failed). */
   private complete = false;
+  private head: HeldHead | null = null;
   private resumeUpstream: (() => void) | null = null;
   /** The client socket is full: the upstream parser waits for its 'drain'. */
   private waitingForClient = false;
@@ -115,27 +128,22 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.discarded) return false;
     this.armReadTimer();
+    // 1xx heads (103 Early Hints) are not passed on, as nginx does not.
+    if (status < 200) return true;
     if (this.owner.retryStatus(this, status)) return false;
-    const { ex } = this;
-    const { res } = ex;
-    if (res.headersSent || res.destroyed) {
-      this.discard();
-      return false;
-    }
-    ex.settled = true;
-    this.responded = true;
     const seen = { close: false };
-    res.writeHead(status, statusText, responseHeaders(rawHeaders, ex.origin.requestId, seen));
+    const headers = responseHeaders(rawHeaders, this.ex.origin.requestId, seen);
     // A draining worker says close: send nothing more on connections opened before this answer.
-    if (seen.close && this.connection) ex.runtime.connections.renew(this.connection);
+    if (seen.close && this.connection) this.ex.runtime.connections.renew(this.connection);
     this.resumeUpstream = resume;
-    res.on('drain', this.onClientDrain);
+    this.head = { status, statusText, headers };
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.discarded) return false;
     this.readTimer?.refresh();
+    if (this.head) this.sendHead();
     this.ex.bytesSent += chunk.length;
     this.owner.onBodyBytes?.(chunk.length);
     if (this.ex.res.write(chunk)) return true;
@@ -147,6 +155,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.stopTimers();
     if (this.discarded) return;
     this.complete = true;
+    if (this.head) this.sendHead();
     this.owner.completed(this);
     this.ex.res.end();
   }
@@ -184,6 +193,16 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.sendTimer = null;
     this.blockedSocket = null;
   };
+
+  private sendHead(): void {
+    const { ex } = this;
+    const head = this.head!;
+    this.head = null;
+    this.responded = true;
+    ex.settled = true;
+    ex.res.writeHead(head.status, head.statusText, head.headers);
+    ex.res.on('drain', this.onClientDrain);
+  }
 
   private armReadTimer(): void {
     if (this.readTimer) this.readTimer.refresh();

@@ -180,6 +180,29 @@ describe('retries (nginx proxy_next_upstream error timeout)', () => {
     );
   });
 
+  test('a worker that sends its head and resets before any body byte: a GET is retried on the other upstream → 200', async (t) => {
+    const a = await backend(t, 'a', 'head-then-reset');
+    const b = await backend(t, 'b');
+    const proxy = await startProxy(t, { upstream: { servers: servers(a.port, b.port) } });
+    // Round robin starts with the first server: the one that dies after its head.
+    const reply = await request(proxy.port, { path: '/x' });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.text, 'b\n');
+    assert.equal(a.requests.length, 1);
+    assert.equal(b.requests.length, 1);
+  });
+
+  test('a worker that sends its head and resets before any body byte: a POST gets 502, sent to that worker only', async (t) => {
+    const a = await backend(t, 'a', 'head-then-reset');
+    const b = await backend(t, 'b');
+    const proxy = await startProxy(t, { upstream: { servers: servers(a.port, b.port) } });
+    const reply = await request(proxy.port, { method: 'POST', path: '/p', body: 'payload' });
+    assert.equal(reply.status, 502);
+    assert.match(reply.text, /502 Bad Gateway/);
+    assert.equal(a.requests.length, 1);
+    assert.equal(b.requests.length, 0);
+  });
+
   test('no retry once response bytes went to the client: the response is cut, the other upstream never sees it', async (t) => {
     // Sends the head and part of the body, then resets.
     const sockets = new Set<Socket>();
