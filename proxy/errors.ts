@@ -8,6 +8,7 @@ export type ProxyErrorCode =
   | 'GH_ERR_UPSTREAM_CONNECT_TIMEOUT'
   | 'GH_ERR_UPSTREAM_RESET' // the connection broke after (part of) the request was sent
   | 'GH_ERR_UPSTREAM_TIMEOUT' // no byte from the upstream within the read timeout
+  | 'GH_ERR_UPSTREAM_SEND_TIMEOUT' // the upstream took no request byte within the send timeout
   | 'GH_ERR_UPSTREAM_STATUS' // a 502/503/504 from the upstream, retried per next_upstream
   | 'GH_ERR_BODY_TOO_LARGE'
   | 'GH_ERR_CLIENT_TIMEOUT'
@@ -20,6 +21,7 @@ const STATUS: Record<ProxyErrorCode, number> = {
   GH_ERR_UPSTREAM_CONNECT_TIMEOUT: 504,
   GH_ERR_UPSTREAM_RESET: 502,
   GH_ERR_UPSTREAM_TIMEOUT: 504,
+  GH_ERR_UPSTREAM_SEND_TIMEOUT: 504,
   GH_ERR_UPSTREAM_STATUS: 502,
   GH_ERR_BODY_TOO_LARGE: 413,
   GH_ERR_CLIENT_TIMEOUT: 408,
@@ -45,6 +47,7 @@ export class ProxyError extends Error {
     switch (this.code) {
       case 'GH_ERR_UPSTREAM_CONNECT_TIMEOUT':
       case 'GH_ERR_UPSTREAM_TIMEOUT':
+      case 'GH_ERR_UPSTREAM_SEND_TIMEOUT':
         return 'timeout';
       case 'GH_ERR_UPSTREAM_STATUS':
         return 'status';

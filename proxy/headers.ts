@@ -4,7 +4,8 @@ import { acceptRequestId } from '../process/request-id.js';
 
 /**
  * The header steps of the request path, each a plain function over a header object so it can
- * be tested alone. Order in the forwarder: requestId → forwardedHeaders → stripHopByHop.
+ * be tested alone. requestPrologue (prologue.ts) runs the request ones in order; responseHeaders
+ * cleans the upstream's response head.
  */
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1 plus the Proxy-* family): never forwarded either way. */

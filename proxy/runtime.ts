@@ -1,7 +1,8 @@
 import type { Config } from '../config/index.js';
-import { UpstreamConnections } from './connections.js';
+import { type ConnectionOptions, UpstreamConnections } from './connections.js';
 import { type Balancer, createBalancer } from './pool/balancer.js';
 import type { Pool } from './pool/pool.js';
+import { type RetryPolicy, retryPolicy } from './retry.js';
 import { createTrust, type Trust } from './trust.js';
 
 /**
@@ -15,33 +16,27 @@ export interface Runtime {
   readonly balancer: Balancer;
   readonly connections: UpstreamConnections;
   readonly trust: Trust;
-  readonly retryOn: {
-    readonly error: boolean;
-    readonly timeout: boolean;
-    readonly statuses: ReadonlySet<number>;
-  };
+  readonly retry: RetryPolicy;
 }
 
 export function createRuntime(config: Config, pool: Pool, previous?: Runtime): Runtime {
-  const connectionOptions = {
+  const connectionOptions: ConnectionOptions = {
+    keepalive: config.upstream.keepalive,
     keepaliveTimeout: config.upstream.keepaliveTimeout,
     connectTimeout: config.timeouts.connect,
   };
+  const kept = previous?.connections;
   const sameConnections =
-    previous &&
-    previous.connections.options.keepaliveTimeout === connectionOptions.keepaliveTimeout &&
-    previous.connections.options.connectTimeout === connectionOptions.connectTimeout;
-  const next = config.retries.nextUpstream;
+    kept !== undefined &&
+    (Object.keys(connectionOptions) as (keyof ConnectionOptions)[]).every(
+      (key) => kept.options[key] === connectionOptions[key],
+    );
   return {
     config,
     pool,
     balancer: createBalancer(config.upstream.balance),
-    connections: sameConnections ? previous.connections : new UpstreamConnections(connectionOptions),
+    connections: sameConnections ? kept : new UpstreamConnections(connectionOptions),
     trust: createTrust(config.trustedProxies),
-    retryOn: {
-      error: next.includes('error'),
-      timeout: next.includes('timeout'),
-      statuses: new Set(next.filter((c) => c.startsWith('http_')).map((c) => Number(c.slice(5)))),
-    },
+    retry: retryPolicy(config.retries),
   };
 }

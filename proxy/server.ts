@@ -49,6 +49,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
   const sockets = new Set<Socket>();
   const tunnels = new Set<Duplex>();
 
+  // WebSocket tunnels only (websocket.ts); HTTP requests go through forward.ts and undici.
   const httpProxy = createHttpProxy({ xfwd: false, ws: true });
   // Errors reach the per-call callbacks; this keeps an unexpected one from crashing the process.
   httpProxy.on('error', (err) => logger.error({ err }, 'proxy error'));
@@ -62,7 +63,6 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
   });
 
   const forwarder = createForwarder({
-    proxy: httpProxy,
     getRuntime: () => runtime,
     logger,
     get accessLog() {

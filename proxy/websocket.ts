@@ -3,10 +3,11 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../process/logger.js';
-import { rawErrorResponse } from './errors.js';
-import { forwardedHeaders, isWebSocketUpgrade, peerAddress, requestId, stripHopByHop } from './headers.js';
-import { pickDespiteHealth } from './pool/panic.js';
+import { rawErrorResponse, toProxyError } from './errors.js';
+import { isWebSocketUpgrade } from './headers.js';
 import type { Upstream } from './pool/upstream.js';
+import { requestPrologue } from './prologue.js';
+import { nextUpstream, retriesAfter } from './retry.js';
 import type { Runtime } from './runtime.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -23,9 +24,11 @@ export interface UpgradeHandlerOptions {
 }
 
 /**
- * HTTP upgrades. Only WebSocket handshakes are tunnelled (http-proxy-3's `ws`); any other
- * Upgrade (h2c, …) is served as a plain request without its Upgrade header, on a connection
- * closed afterwards — an `Upgrade: h2c` never reaches a worker.
+ * HTTP upgrades. Only WebSocket handshakes are tunnelled, by http-proxy-3's `ws` (the handshake
+ * and the two-way pipe; the HTTP path does not use the library). The handshake goes through the
+ * same request prologue and retry policy as an HTTP request. Any other Upgrade (h2c, …) is served
+ * as a plain request without its Upgrade header, on a connection closed afterwards — an
+ * `Upgrade: h2c` never reaches a worker.
  */
 export function createUpgradeHandler(options: UpgradeHandlerOptions) {
   const { proxy, getRuntime, logger, isClosing, handleHttp, tunnels } = options;
@@ -39,34 +42,23 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
     if (!isWebSocketUpgrade(req.method, req.headers)) return serveAsHttp(req, socket, head);
 
     const runtime = getRuntime();
-    const headers = req.headers;
-    stripHopByHop(headers, true);
-    const peer = peerAddress(req.socket.remoteAddress);
-    const trusted = runtime.trust.isTrusted(peer);
-    const clientIp = trusted
-      ? runtime.trust.clientAddress(peer, headers['x-forwarded-for'] as string | undefined)
-      : peer;
-    const id = requestId(headers, trusted);
-    forwardedHeaders(headers, { peer, trusted, clientIp });
+    const origin = requestPrologue(req.headers, req.socket.remoteAddress, runtime.trust, true);
     const client = socket as Socket & { destroySoon: () => void };
     tunnels.add(socket);
     socket.once('close', () => tunnels.delete(socket));
     const tried = new Set<Upstream>();
-    const { tries } = runtime.config.retries;
+
+    const badGateway = (code: string): void => {
+      logger.error({ requestId: origin.requestId, url: req.url, code, tried: tried.size }, 'Bad Gateway');
+      Reflect.deleteProperty(client, 'destroySoon');
+      socket.end(rawErrorResponse(502));
+    };
 
     const tryNext = (): void => {
-      const upstream =
-        runtime.balancer.pick(runtime.pool, clientIp, tried) ?? pickDespiteHealth(runtime.pool, tried);
-      const allowed = tried.size === 0 || (runtime.retryOn.error && (tries === 0 || tried.size < tries));
-      if (!upstream || !allowed || socket.destroyed) {
-        logger.error(
-          { requestId: id, url: req.url, code: 'GH_ERR_NO_UPSTREAM', tried: tried.size },
-          'Bad Gateway',
-        );
-        Reflect.deleteProperty(client, 'destroySoon');
-        socket.end(rawErrorResponse(502));
-        return;
-      }
+      const upstream = socket.destroyed
+        ? null
+        : nextUpstream(runtime.balancer, runtime.pool, origin.clientIp, tried);
+      if (!upstream) return badGateway('GH_ERR_NO_UPSTREAM');
       tried.add(upstream);
       upstream.inFlight++;
       upstream.requests++;
@@ -95,8 +87,12 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
             return;
           }
           upstream.recordFailure(Date.now());
+          // A handshake is a GET without a body: sent again on the next upstream like one.
+          const error = toProxyError(err, true);
+          const so = { attempts: tried.size, idempotent: true, bodyStarted: false };
+          if (!retriesAfter(runtime.retry, error, so)) return badGateway(error.code);
           logger.warn(
-            { requestId: id, url: req.url, upstream: upstream.address, reason: err.message },
+            { requestId: origin.requestId, url: req.url, upstream: upstream.address, reason: err.message },
             'WebSocket upstream failed; trying the next upstream',
           );
           tryNext();

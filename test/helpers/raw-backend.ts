@@ -103,14 +103,19 @@ export interface RawRequest extends RawMessage {
   target: string;
   /** 1-based number of the backend connection it came on. */
   connection: number;
+  /** When the whole request was in (performance.now()). */
+  receivedAt: number;
 }
 
 /**
- * How to answer a request: a response (after an optional delay), a TCP reset before any byte, or
- * never (the connection stays open, silent, until the client or close() ends it).
+ * How to answer a request: a response (after an optional delay); a TCP reset before any byte;
+ * `head-then-reset`, a response head and then, 100 ms later, a reset before any body byte (a worker
+ * killed between its head and its body); or `silence`, no answer at all (the connection stays open,
+ * silent, until the client or close() ends it).
  */
 export type RawAnswer =
   | 'reset'
+  | 'head-then-reset'
   | 'silence'
   | {
       status?: number;
@@ -129,6 +134,8 @@ export interface RawBackendOptions {
   /** Named in the default body, so a client can tell which backend answered. */
   name?: string;
   answer?: RawAnswer | ((request: RawRequest) => RawAnswer);
+  /** false: never read from a connection, so a front writing a large body finds it full. */
+  reads?: boolean;
 }
 
 export interface RawBackend {
@@ -139,6 +146,10 @@ export interface RawBackend {
   readonly requests: readonly RawRequest[];
   /** TCP connections accepted so far. */
   readonly connections: number;
+  /** TCP connections open now. */
+  readonly open: number;
+  /** When each connection closed (performance.now()), by connection number - 1; undefined while open. */
+  readonly closedAt: readonly (number | undefined)[];
   /** Every byte received, per connection. */
   readonly received: readonly Buffer[];
   /** Resolves once connection `n` (1-based) has closed: nothing more can arrive on it. */
@@ -162,9 +173,10 @@ function serialize(status: number, body: Buffer, headers: Record<string, string>
 }
 
 export async function createRawBackend(options: RawBackendOptions = {}): Promise<RawBackend> {
-  const { name = 'backend', answer = {} } = options;
+  const { name = 'backend', answer = {}, reads = true } = options;
   const requests: RawRequest[] = [];
   const received: Buffer[] = [];
+  const closedAt: (number | undefined)[] = [];
   const sockets = new Set<Socket>();
   const closed: Array<Promise<void>> = [];
   let connections = 0;
@@ -174,10 +186,18 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
     sockets.add(socket);
     received.push(Buffer.alloc(0));
     closed.push(new Promise((resolve) => socket.once('close', () => resolve())));
+    closedAt.push(undefined);
     let pending = Buffer.alloc(0);
     let busy = Promise.resolve();
     socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      closedAt[connection - 1] = performance.now();
+    });
+    if (!reads) {
+      socket.pause();
+      return;
+    }
     socket.on('data', (chunk: Buffer) => {
       received[connection - 1] = Buffer.concat([received[connection - 1]!, chunk]);
       pending = Buffer.concat([pending, chunk]);
@@ -192,7 +212,13 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
         if (!parsed) return;
         pending = pending.subarray(parsed.consumed);
         const [method = '', target = ''] = parsed.message.startLine.split(' ');
-        const request: RawRequest = { ...parsed.message, method, target, connection };
+        const request: RawRequest = {
+          ...parsed.message,
+          method,
+          target,
+          connection,
+          receivedAt: performance.now(),
+        };
         requests.push(request);
         // One answer at a time per connection, in order, as HTTP/1.1 requires.
         busy = busy.then(() => respond(socket, request));
@@ -208,6 +234,11 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
       return;
     }
     if (chosen === 'silence') return;
+    if (chosen === 'head-then-reset') {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n');
+      setTimeout(() => socket.resetAndDestroy(), 100);
+      return;
+    }
     const { status = 200, body = `${name}\n`, headers = {}, delay = 0, close = false, cut } = chosen;
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     if (socket.destroyed) return;
@@ -235,6 +266,10 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
     get connections() {
       return connections;
     },
+    get open() {
+      return sockets.size;
+    },
+    closedAt,
     received,
     connectionClosed: (n) => closed[n - 1] ?? Promise.reject(new Error(`no connection ${n}`)),
     close: () =>

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { Agent, get } from 'node:http';
 import { describe, test } from 'node:test';
-import { createCountingRelay, head, rawExchange, request, servers, startProxy } from '../helpers/proxy.js';
+import {
+  createCountingRelay,
+  eventually,
+  head,
+  rawExchange,
+  request,
+  servers,
+  sleep,
+  startProxy,
+} from '../helpers/proxy.js';
 import { createRawBackend, headerValue } from '../helpers/raw-backend.js';
 import { startWorker } from '../helpers/worker-process.js';
 
@@ -77,6 +86,27 @@ describe('upstream keep-alive (nginx keepalive + HTTP/1.1)', () => {
     assert.equal(reply.text.match(/HTTP\/1\.1 200 /g)?.length, 3, reply.text);
     assert.doesNotMatch(reply.text, /^connection: close/im);
     assert.equal(reply.closed, false, 'the proxy closed the client connection');
+  });
+
+  test('keepalive 2: after a burst over two upstreams, 2 idle connections stay for the whole pool, the rest are closed', async (t) => {
+    const a = await createRawBackend({ name: 'a', answer: { delay: 300 } });
+    t.after(() => a.close());
+    const b = await createRawBackend({ name: 'b', answer: { delay: 300 } });
+    t.after(() => b.close());
+    const proxy = await startProxy(t, { upstream: { servers: servers(a.port, b.port), keepalive: 2 } });
+    // Eight at once: round robin gives each upstream four, each on a connection of its own.
+    const replies = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => request(proxy.port, { path: `/burst/${i}` })),
+    );
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      Array(8).fill(200),
+    );
+    assert.equal(a.connections + b.connections, 8);
+    // nginx's keepalive is per upstream block (our pool), not per server: 2 in all, not 2 each.
+    await eventually(() => a.open + b.open <= 2, 3000);
+    await sleep(300);
+    assert.equal(a.open + b.open, 2, `${a.open} + ${b.open} upstream connections left open`);
   });
 
   test('with a real worker, 100 sequential requests open at most 2 upstream connections', async (t) => {

@@ -21,16 +21,24 @@ async function backend(
 }
 
 describe('retries (nginx proxy_next_upstream error timeout)', () => {
-  test('a GET whose upstream resets before answering is retried on the other upstream → 200', async (t) => {
-    const a = await backend(t, 'a', 'reset');
-    const b = await backend(t, 'b');
-    const proxy = await startProxy(t, { upstream: { servers: servers(a.port, b.port) } });
-    const reply = await request(proxy.port, { path: '/x' });
-    assert.equal(reply.status, 200);
-    assert.equal(reply.text, 'b\n');
-    assert.equal(a.requests.length, 1);
-    assert.equal(b.requests.length, 1);
-  });
+  // Before any response byte reached the client, a worker dying after its head is no different.
+  const failures: Array<[RawAnswer, string]> = [
+    ['reset', 'a GET whose upstream resets before answering'],
+    ['head-then-reset', 'a GET whose upstream sends its head and resets before any body byte'],
+  ];
+  for (const [answer, what] of failures) {
+    test(`${what} is retried on the other upstream → 200`, async (t) => {
+      const a = await backend(t, 'a', answer);
+      const b = await backend(t, 'b');
+      // Round robin starts with the first server: the failing one.
+      const proxy = await startProxy(t, { upstream: { servers: servers(a.port, b.port) } });
+      const reply = await request(proxy.port, { path: '/x' });
+      assert.equal(reply.status, 200);
+      assert.equal(reply.text, 'b\n');
+      assert.equal(a.requests.length, 1);
+      assert.equal(b.requests.length, 1);
+    });
+  }
 
   test('a POST whose upstream resets after receiving it is not re-sent: 502, the other upstream never sees it', async (t) => {
     const a = await backend(t, 'a', 'reset');
@@ -180,6 +188,17 @@ describe('retries (nginx proxy_next_upstream error timeout)', () => {
       1,
       `the failed upstream was tried ${sticky.requests.length - before} times`,
     );
+  });
+
+  test('a worker that sends its head and resets before any body byte: a POST gets 502, sent to that worker only', async (t) => {
+    const a = await backend(t, 'a', 'head-then-reset');
+    const b = await backend(t, 'b');
+    const proxy = await startProxy(t, { upstream: { servers: servers(a.port, b.port) } });
+    const reply = await request(proxy.port, { method: 'POST', path: '/p', body: 'payload' });
+    assert.equal(reply.status, 502);
+    assert.match(reply.text, /502 Bad Gateway/);
+    assert.equal(a.requests.length, 1);
+    assert.equal(b.requests.length, 0);
   });
 
   test('no retry once response bytes went to the client: the response is cut, the other upstream never sees it', async (t) => {

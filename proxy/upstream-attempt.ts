@@ -1,0 +1,244 @@
+import type { Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { TimeoutsConfig } from '../config/index.js';
+import type { UpstreamConnection } from './connections.js';
+import { ProxyError } from './errors.js';
+import type { Exchange } from './exchange.js';
+import { responseHeaders } from './headers.js';
+import type { Upstream } from './pool/upstream.js';
+
+/** What an attempt tells the request path it belongs to; decisions about the exchange are made there. */
+export interface AttemptOwner {
+  /** The request is going out on a connection: the client's body may start flowing into `attempt.body`. */
+  sending(attempt: UpstreamAttempt): void;
+  /** The upstream answered `status`: true when the exchange drops this answer for the next upstream. */
+  retryStatus(attempt: UpstreamAttempt, status: number): boolean;
+  /** Failed before any byte of the response reached the client: a retry or a proxy-made error follows. */
+  failed(attempt: UpstreamAttempt, error: Error): void;
+  /** Failed after part of the response reached the client: the client gets an incomplete message. */
+  cut(attempt: UpstreamAttempt, error: Error): void;
+  /** The whole response went to the client. */
+  completed(attempt: UpstreamAttempt): void;
+  /** Told the size of every response body chunk (see body-memory.ts). */
+  readonly onBodyBytes?: ((bytes: number) => void) | undefined;
+}
+
+/** A response head received and not yet written to the client. */
+interface HeldHead {
+  status: number;
+  statusText: string;
+  headers: string[];
+}
+
+/**
+ * One attempt at one upstream, as an undici dispatch handler writing straight into the client
+ * response: no stream objects on the upstream side, backpressure by pausing the upstream parser
+ * while the client socket is full. It keeps the upstream timeouts on timers of its own (undici's
+ * tick every 500 ms): send between two writes that found the socket full, read from the end of
+ * the request to the response and between two reads of it — nginx's proxy_send_timeout and
+ * proxy_read_timeout.
+ *
+ * The response head is held until the first body byte (or the end, for a response without a
+ * body): Node sends a head only with the first body write anyway, so this costs no write, and a
+ * worker dying between its head and its body is then an error before the response — retried or
+ * answered 502 — instead of a client connection cut with nothing on it.
+ */
+export class UpstreamAttempt implements Dispatcher.DispatchHandler {
+  /** A copy of the body for this attempt only, fed from the client once the request goes out. */
+  readonly body: PassThrough | null;
+  /** The request (head or body) may have reached the upstream. */
+  requestSent = false;
+  /** Part of the response went to the client: errors after it cannot be retried. */
+  responded = false;
+  private connection: UpstreamConnection | null = null;
+  private abort: ((err?: Error) => void) | null = null;
+  /** The exchange moved on (another attempt, a proxy-made answer, the client left). */
+  private discarded = false;
+  /** undici is done with this request (completed or failed). */
+  private complete = false;
+  private head: HeldHead | null = null;
+  private resumeUpstream: (() => void) | null = null;
+  /** The client socket is full: the upstream parser waits for its 'drain'. */
+  private waitingForClient = false;
+  private readonly timeouts: TimeoutsConfig;
+  private readTimer: NodeJS.Timeout | null = null;
+  private sendTimer: NodeJS.Timeout | null = null;
+  /** The socket whose 'drain' ends the send timer. */
+  private blockedSocket: Socket | null = null;
+
+  constructor(
+    readonly ex: Exchange,
+    readonly upstream: Upstream,
+    private readonly owner: AttemptOwner,
+  ) {
+    this.body = ex.hasBody ? new PassThrough() : null;
+    this.timeouts = ex.runtime.config.timeouts;
+  }
+
+  start(): void {
+    const { req, runtime } = this.ex;
+    this.connection = runtime.connections.take(this.upstream);
+    runtime.connections.dispatch(
+      this.connection,
+      {
+        path: req.url ?? '/',
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: req.headers,
+        body: this.body,
+      },
+      this,
+    );
+  }
+
+  /** Stops this attempt's upstream exchange (its connection is closed, never reused). */
+  cancel(): void {
+    if (this.complete || this.discarded) return;
+    this.discarded = true;
+    this.stopTimers();
+    this.abort?.();
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    if (this.discarded) return abort();
+    this.requestSent = true;
+    this.owner.sending(this);
+  }
+
+  /**
+   * undici wrote a body chunk. A socket left holding more than it passes on (the worker stopped
+   * reading) starts the send timer, and its 'drain' ends it. Node reports no partial flush, so a
+   * worker that reads, but less than about the socket's 64 KiB buffer per send timeout, is cut too
+   * (nginx, seeing each partial write, would wait).
+   */
+  onBodySent(): void {
+    const socket = this.connection?.socket;
+    if (this.sendTimer || !socket?.writableNeedDrain || this.timeouts.send <= 0) return;
+    this.sendTimer = setTimeout(onSendTimeout, this.timeouts.send, this);
+    this.blockedSocket = socket;
+    socket.once('drain', this.onSocketDrain);
+  }
+
+  /** The whole request was handed to the socket: the read timeout runs from here. */
+  onRequestSent(): void {
+    this.armReadTimer();
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.discarded) return false;
+    this.armReadTimer();
+    // 1xx heads (103 Early Hints) are not passed on, as nginx does not.
+    if (status < 200) return true;
+    if (this.owner.retryStatus(this, status)) return false;
+    const seen = { close: false };
+    const headers = responseHeaders(rawHeaders, this.ex.origin.requestId, seen);
+    // A draining worker says close: send nothing more on connections opened before this answer.
+    if (seen.close && this.connection) this.ex.runtime.connections.renew(this.connection);
+    this.resumeUpstream = resume;
+    this.head = { status, statusText, headers };
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.discarded) return false;
+    this.readTimer?.refresh();
+    if (this.head) this.sendHead();
+    this.ex.bytesSent += chunk.length;
+    this.owner.onBodyBytes?.(chunk.length);
+    if (this.ex.res.write(chunk)) return true;
+    this.waitingForClient = true;
+    return false;
+  }
+
+  onComplete(): void {
+    this.stopTimers();
+    if (this.discarded) return;
+    this.complete = true;
+    if (this.head) this.sendHead();
+    this.owner.completed(this);
+    this.ex.res.end();
+  }
+
+  onError(err: Error): void {
+    this.stopTimers();
+    this.complete = true;
+    if (this.discarded) return;
+    if (this.responded) this.owner.cut(this, err);
+    else this.owner.failed(this, err);
+  }
+
+  /** Drops this attempt from inside an undici callback (aborting there would re-enter undici). */
+  discard(): void {
+    this.discarded = true;
+    this.stopTimers();
+    queueMicrotask(() => this.abort?.());
+  }
+
+  /** Timed out: fails the request through undici, which closes the connection. */
+  timedOut(error: ProxyError): void {
+    this.abort?.(error);
+  }
+
+  /** The client socket drained: the upstream parser reads on, and the read timeout runs again. */
+  private readonly onClientDrain = (): void => {
+    if (!this.waitingForClient) return;
+    this.waitingForClient = false;
+    this.readTimer?.refresh();
+    this.resumeUpstream?.();
+  };
+
+  private readonly onSocketDrain = (): void => {
+    if (this.sendTimer) clearTimeout(this.sendTimer);
+    this.sendTimer = null;
+    this.blockedSocket = null;
+  };
+
+  private sendHead(): void {
+    const { ex } = this;
+    const head = this.head!;
+    this.head = null;
+    this.responded = true;
+    ex.settled = true;
+    ex.res.writeHead(head.status, head.statusText, head.headers);
+    ex.res.on('drain', this.onClientDrain);
+  }
+
+  private armReadTimer(): void {
+    if (this.readTimer) this.readTimer.refresh();
+    else if (this.timeouts.read > 0) this.readTimer = setTimeout(onReadTimeout, this.timeouts.read, this);
+  }
+
+  private stopTimers(): void {
+    if (this.readTimer) clearTimeout(this.readTimer);
+    this.readTimer = null;
+    if (this.sendTimer) {
+      clearTimeout(this.sendTimer);
+      this.sendTimer = null;
+      this.blockedSocket?.off('drain', this.onSocketDrain);
+      this.blockedSocket = null;
+    }
+  }
+
+  /** For the read timer: whether the upstream is being waited for (not the client). */
+  get waitingForUpstream(): boolean {
+    return !this.waitingForClient;
+  }
+}
+
+/** Timer callbacks take the attempt as an argument: no closure per request. */
+function onReadTimeout(attempt: UpstreamAttempt): void {
+  // While the client is not reading, the upstream waits for us: the timer runs again on 'drain'.
+  if (!attempt.waitingForUpstream) return;
+  attempt.timedOut(new ProxyError('GH_ERR_UPSTREAM_TIMEOUT', 'upstream read timeout', true));
+}
+
+function onSendTimeout(attempt: UpstreamAttempt): void {
+  attempt.timedOut(
+    new ProxyError(
+      'GH_ERR_UPSTREAM_SEND_TIMEOUT',
+      'upstream timed out while sending request to upstream',
+      true,
+    ),
+  );
+}
