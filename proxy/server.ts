@@ -18,6 +18,15 @@ import type { PoolSource } from './sources/source.js';
 import { createStatusListener, noUpstream, type StatusListener } from './status/index.js';
 import { createUpgradeHandler } from './websocket.js';
 
+/** Error codes of a write to, or read from, a client socket the client already closed. */
+const CLIENT_GONE = new Set([
+  'EPIPE',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_WRITE_AFTER_END',
+]);
+
 export interface ProxyServerOptions {
   logger: Logger;
   /** Overrides how the pool source is made (tests, the Docker discovery). */
@@ -51,8 +60,14 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
 
   // WebSocket tunnels only (websocket.ts); HTTP requests go through forward.ts and undici.
   const httpProxy = createHttpProxy({ xfwd: false, ws: true });
-  // Errors reach the per-call callbacks; this keeps an unexpected one from crashing the process.
-  httpProxy.on('error', (err) => logger.error({ err }, 'proxy error'));
+  // Upstream errors reach the per-call callbacks. What still arrives here are errors of the client's
+  // socket, which http-proxy-3 forwards as its own: a client that vanished mid-handshake or
+  // mid-tunnel (EPIPE, ECONNRESET) is ordinary traffic, not a proxy error. The listener also keeps
+  // an unexpected error from crashing the process.
+  httpProxy.on('error', (err: NodeJS.ErrnoException) => {
+    if (CLIENT_GONE.has(err.code ?? '')) logger.debug({ code: err.code }, 'WebSocket client went away');
+    else logger.error({ err }, 'proxy error');
+  });
 
   const status = createStatusListener({
     getUpstreams: () => runtime.pool.upstreams,
