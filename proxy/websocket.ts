@@ -44,6 +44,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
     const runtime = getRuntime();
     const origin = requestPrologue(req.headers, req.socket.remoteAddress, runtime.trust, true);
     const client = socket as Socket & { destroySoon: () => void };
+    const destroySoon = client.destroySoon.bind(client);
     tunnels.add(socket);
     socket.once('close', () => tunnels.delete(socket));
     const tried = new Set<Upstream>();
@@ -71,7 +72,11 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
       socket.once('close', release);
       // http-proxy-3 destroys the client socket right after reporting a failed handshake; held
       // back while another upstream may still take it (nothing was written to the client yet).
-      client.destroySoon = () => {};
+      // Once something was written — a worker's refusal (a 404 instead of 101) relayed whole —
+      // the socket closes as the library means it to, and its close ends the books.
+      client.destroySoon = () => {
+        if (client.bytesWritten > 0) destroySoon();
+      };
       proxy.ws(
         req,
         socket,

@@ -353,6 +353,25 @@ describe('WebSocket edge cases', () => {
     assert.equal(status, 101);
   });
 
+  test('a WebSocket handshake the worker refuses (404) is relayed, then the connection closes and nothing stays in flight', async (t) => {
+    const proxy = await startProxy(t, { upstream: { servers: servers(worker.port) } });
+    const reply = await rawExchange(
+      proxy.port,
+      head(
+        'GET /no-such-page HTTP/1.1',
+        'Host: a',
+        'Connection: Upgrade',
+        'Upgrade: websocket',
+        'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      ),
+      { wait: 10_000 },
+    );
+    assert.equal(reply.status, 404);
+    assert.equal(reply.closed, true, 'the proxy closed the connection after the refusal');
+    await proxyQuiet(proxy.statusPort);
+  });
+
   test('a WebSocket tunnel idle both ways for websocket_idle is closed', async (t) => {
     const proxy = await startProxy(t, {
       upstream: { servers: servers(worker.port) },
