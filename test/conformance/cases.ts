@@ -5,6 +5,7 @@ import { headerValue, headerValues, type RawRequest } from '../helpers/raw-backe
 import { byFront, type CaseEnv, type ConformanceCase, describe, onlyRequest, send } from './case.js';
 
 const PEER = '127.0.0.1';
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const count = (env: CaseEnv) => env.raw.map((b) => b.requests.length);
 const nothingForwarded = (env: CaseEnv) =>
@@ -218,6 +219,26 @@ export const cases: ConformanceCase[] = [
     },
   },
   {
+    name: 'upstream.keepalive caps the idle upstream connections for the whole pool, not per server',
+    backends: [
+      { kind: 'raw', answer: { delay: 300 } },
+      { kind: 'raw', answer: { delay: 300 } },
+    ],
+    overrides: { upstream: { keepalive: 2 } },
+    async check(env) {
+      // Eight at once: round robin gives each backend four, each on a connection of its own.
+      const responses = await Promise.all(Array.from({ length: 8 }, () => send(env, {})));
+      assert.deepEqual(
+        responses.map((r) => r.status),
+        Array(8).fill(200),
+      );
+      const open = () => env.raw.reduce((n, b) => n + b.open, 0);
+      for (let waited = 0; open() > 2 && waited < 3000; waited += 50) await sleep(50);
+      await sleep(300);
+      assert.equal(open(), 2, `${env.raw.map((b) => b.open).join(' + ')} idle upstream connections kept`);
+    },
+  },
+  {
     name: 'round robin spreads requests evenly over two backends',
     backends: [{ kind: 'raw' }, { kind: 'raw' }],
     async check(env) {
@@ -413,6 +434,27 @@ export const cases: ConformanceCase[] = [
       assert.equal(statuses.get(reset[0]!), 502);
       const resent = env.raw[1]!.requests.filter((r) => headerValue(r, 'x-case-id') === reset[0]);
       assert.deepEqual(resent, [], 'the POST was re-sent to the other backend');
+    },
+  },
+  {
+    name: 'a worker that dies between its response head and its body',
+    backends: [{ kind: 'raw', answer: 'head-then-reset' }, { kind: 'raw' }],
+    differs: {
+      gatehouse: 'the head is held until the first body byte: a GET goes to another worker (a POST gets 502)',
+      nginx: 'the head reaches the client, then the connection is closed mid-response',
+    },
+    async check(env) {
+      // Round robin starts with the worker that dies after its head.
+      const sent = send(env, {});
+      if (byFront(env, { gatehouse: true, nginx: false })) {
+        const response = await sent;
+        assert.equal(response.status, 200, describe(response));
+        assert.equal(response.body.toString(), 'backend-2\n', describe(response));
+      } else {
+        await assert.rejects(sent, /closed before a complete response: "HTTP\/1\.1 200 /);
+      }
+      assert.equal(env.raw[0]!.requests.length, 1);
+      assert.equal(env.raw[1]!.requests.length, byFront(env, { gatehouse: 1, nginx: 0 }));
     },
   },
   {
