@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { packageRoot } from '../../config/index.js';
 import { parseWorkerHeader, WORKER_HEADER } from '../../stack/worker-identity.js';
+import { freePort } from '../helpers/net.js';
 import {
   gatehouseBin,
   startWorker,
@@ -35,17 +36,6 @@ async function rawExchange(port: number, head: string, body: Buffer | string = '
   await once(socket, 'close');
   clearTimeout(timer);
   return Buffer.concat(chunks).toString();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function connectionRefused(port: number): Promise<boolean> {

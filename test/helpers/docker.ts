@@ -2,10 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   buildFromContext,
   buildImage,
@@ -13,6 +11,7 @@ import {
   listContextFiles,
   tarFile,
 } from '../../deploy/docker/index.js';
+import { waitFor as waitUntil } from './wait.js';
 
 /** The repository root (dist/test/helpers → ../../..). */
 export const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -84,13 +83,7 @@ export async function derivedImage(base: string, tag: string): Promise<string> {
 }
 
 /** A port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from './net.js';
 
 export interface HttpResult {
   status: number;
@@ -116,26 +109,14 @@ export function get(url: string, headers: Record<string, string> = {}, agent?: A
 }
 
 /** Polls until `check` returns a value other than undefined, or fails after `timeout` ms. */
-export async function waitFor<T>(
+/** Polls until `check` returns a value (containers take a while: 60 s unless told). */
+export function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined>,
   timeout = 60_000,
   interval = 200,
 ): Promise<T> {
-  const deadline = Date.now() + timeout;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(interval);
-  }
-  throw new Error(
-    `timed out after ${timeout} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
-  );
+  return waitUntil(what, check, timeout, interval);
 }
 
 /**

@@ -286,19 +286,9 @@ export async function fetchStatus(statusUrl: string): Promise<StatusSnapshot | n
 }
 
 /** Polls `probe` until it returns something truthy; throws with `what` after `timeout` ms. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | null | undefined | false>,
-  timeout = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+import { waitFor } from './wait.js';
+
+export { waitFor };
 
 /** Every upstream healthy and in rotation, as the proxy itself sees it. */
 export function allUpstreamsUp(statusUrl: string, count: number): Promise<StatusSnapshot> {
