@@ -1,5 +1,6 @@
 import { containerHealth } from '../../stack/container.js';
 import { NETWORK_LABEL, ROLE_LABEL } from '../../stack/labels.js';
+import { textTable } from '../text-table.js';
 import type { ContainerInfo } from './engine.js';
 import { WORKER_PORT } from './stack-config.js';
 
@@ -44,16 +45,10 @@ export function formatTable(rows: readonly StatusRow[]): string {
     image: 'IMAGE',
   };
   const keys = Object.keys(header) as Array<keyof StatusRow>;
-  const all = [header, ...rows];
-  const widths = keys.map((k) => Math.max(...all.map((r) => r[k].length)));
-  return all
-    .map((r) =>
-      keys
-        .map((k, i) => r[k].padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return textTable(
+    keys.map((k) => header[k]),
+    rows.map((r) => keys.map((k) => r[k])),
+  );
 }
 
 function roleOrder(c: ContainerInfo): number {

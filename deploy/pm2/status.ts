@@ -1,6 +1,7 @@
 import type { Address, Config } from '../../config/index.js';
 import { formatAddress } from '../../config/index.js';
 import type { StatusSnapshot, UpstreamStatus } from '../../stack/status.js';
+import { textTable } from '../text-table.js';
 import { daemonPid, defaultPm2Home, listPm2Processes, type Pm2ProcessInfo, stackPm2Home } from './daemon.js';
 import { PROXY_APP, WORKER_APP } from './ecosystem.js';
 
@@ -188,13 +189,10 @@ export function renderStatus(status: StackStatus, now: number = Date.now()): str
     lines.push('no workers');
     return `${lines.join('\n')}\n`;
   }
-  const widths = COLUMNS.map((title, i) => Math.max(title.length, ...table.map((cells) => cells[i]!.length)));
-  const format = (cells: readonly string[]) =>
-    cells
-      .map((cell, i) => (LEFT_ALIGNED.has(COLUMNS[i]!) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  lines.push('', format(COLUMNS), ...table.map(format));
+  lines.push(
+    '',
+    textTable(COLUMNS, table, (i) => !LEFT_ALIGNED.has(COLUMNS[i]!)),
+  );
   return `${lines.join('\n')}\n`;
 }
 
