@@ -18,8 +18,6 @@ type Proof = readonly [file: string, name: string];
 interface Walked {
   key: string;
   proofs: readonly Proof[];
-  /** Keys whose behaviour another change is building now: no proof asked of them yet. */
-  owner?: string;
 }
 
 const PROXY = 'test/config/keys-proxy.test.ts';
@@ -32,7 +30,7 @@ const LIMITS = 'test/proxy/limits.test.ts';
 const ACCESS = 'test/proxy/access-log-integration.test.ts';
 /** The conformance cases (run by test/conformance/conformance.test.ts against our proxy and nginx). */
 const CASES = 'test/conformance/cases.ts';
-const REQUEST_PATH = 'the request-path change (timeouts.send, upstream.keepalive, connect/read precision)';
+const PRECISION = 'test/proxy/timeout-precision.test.ts';
 
 const listen = [
   PROXY,
@@ -197,7 +195,15 @@ const walk: readonly Walked[] = [
       ],
     ],
   },
-  { key: 'upstream.keepalive', proofs: [], owner: REQUEST_PATH },
+  {
+    key: 'upstream.keepalive',
+    proofs: [
+      [
+        'test/proxy/keepalive.test.ts',
+        'keepalive 2: after a burst over two upstreams, 2 idle connections stay for the whole pool, the rest are closed',
+      ],
+    ],
+  },
   {
     key: 'upstream.keepalive_timeout',
     proofs: [
@@ -223,22 +229,28 @@ const walk: readonly Walked[] = [
   { key: 'upstream.health.fall', proofs: [activeHealth] },
   {
     key: 'timeouts.connect',
-    // That 504 comes after 300 ms and not after the default 5 s is connect precision: the request-path change.
     proofs: [
       [TIMEOUTS, 'an upstream that never completes the TCP handshake → 504 after the connect timeout'],
+      [PRECISION, 'connect: 2 s and 5 s — 504 after the connect timeout'],
     ],
   },
   {
     key: 'timeouts.read',
     proofs: [
       [TIMEOUTS, 'a worker slower than the read timeout → 504'],
+      [PRECISION, 'read: 2 s with one retry, and 5 s — each attempt is cut after its read timeout'],
       [
         'test/proxy/signals.test.ts',
         'a reload changes settings for new requests (read timeout shortened → 504)',
       ],
     ],
   },
-  { key: 'timeouts.send', proofs: [], owner: REQUEST_PATH },
+  {
+    key: 'timeouts.send',
+    proofs: [
+      [PRECISION, 'send: 2 s and 5 s — a worker that stops reading the body gets its request cut, 504'],
+    ],
+  },
   {
     key: 'timeouts.client_header',
     proofs: [[TIMEOUTS, 'a client that stops sending its headers → 408 after the client header timeout']],
@@ -359,8 +371,8 @@ describe('the walk of config/default.yaml', () => {
     assert.equal(new Set(walked).size, walked.length, 'a key is walked twice');
   });
 
-  test('gives every key a test, unless another change owns its behaviour now', () => {
-    const bare = walk.filter((w) => w.proofs.length === 0 && !w.owner).map((w) => w.key);
+  test('gives every key a test', () => {
+    const bare = walk.filter((w) => w.proofs.length === 0).map((w) => w.key);
     assert.deepEqual(bare, []);
   });
 
