@@ -13,6 +13,7 @@ import {
   type Pm2Sandbox,
   run,
   waitFor,
+  workerPortOf,
 } from '../helpers/pm2.js';
 
 const gatehouse = join(packageRoot, 'bin', 'gatehouse.js');
@@ -75,8 +76,8 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
     assert.equal(code, 0, stderr);
     const workers = byId(await sb.list(), WORKER_APP);
     for (const p of workers.values()) {
-      const row = stdout.split('\n').find((line) => line.includes(` ${p.pm2_env.PORT} `));
-      assert.ok(row, `a row for port ${p.pm2_env.PORT}:\n${stdout}`);
+      const row = stdout.split('\n').find((line) => line.includes(` ${workerPortOf(p)} `));
+      assert.ok(row, `a row for port ${workerPortOf(p)}:\n${stdout}`);
       assert.match(
         row,
         new RegExp(
@@ -125,7 +126,7 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
     const target = [...holding.upstreams].sort((a, b) => b.inFlight - a.inFlight)[0]!;
     const heldOnVictim = target.inFlight;
     const victim = [...byId(await sb.list(), WORKER_APP).values()].find((p) =>
-      target.address.endsWith(`:${p.pm2_env.PORT}`),
+      target.address.endsWith(`:${workerPortOf(p)}`),
     );
     assert.ok(victim, `a worker listens on ${target.address}`);
     const { report } = await loadDuring(sb.proxyUrl, async () => {
