@@ -27,6 +27,8 @@ export interface Pm2ProcessInfo {
   startedAt: number | null;
   /** The port a worker listens on: the ecosystem's base + its instance, else its PORT. */
   port: number | null;
+  /** The HOST it was given (a worker), else null. */
+  host: string | null;
   instance: number | null;
 }
 
@@ -110,6 +112,7 @@ function toProcessInfo(raw: RawProcess): Pm2ProcessInfo {
     memory: raw.monit?.memory ?? null,
     startedAt: env.pm_uptime ?? null,
     port: port !== null && Number.isInteger(port) && port > 0 ? port : null,
+    host: typeof vars.HOST === 'string' && vars.HOST !== '' ? vars.HOST : null,
     instance,
   };
 }
