@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { type Config, workerEnv } from '../config/index.js';
 import { exitAfterDrainOnSignals } from '../process/lifecycle.js';
 import { createLogger } from '../process/logger.js';
+import { DRAINING_MESSAGE, tellPm2 } from '../stack/pm2-bus.js';
 import { type GatewayApp, toGatewayApp } from './gateway.js';
 import { createSite } from './site/index.js';
 import { createWorker } from './worker.js';
@@ -58,5 +59,10 @@ export async function runWorker({ config, appModule, env = process.env }: RunWor
   logger.setBindings({ port: address.port });
   process.send?.('ready');
 
-  exitAfterDrainOnSignals(logger, () => worker.shutdown());
+  exitAfterDrainOnSignals(logger, () => {
+    // Under pm2: tell the proxy's pm2 pool source first (pm2 puts typed messages on its bus), so
+    // it takes this worker out of the pool before the listener closes, not after the exit.
+    tellPm2(DRAINING_MESSAGE, { pid: process.pid, port: address.port });
+    return worker.shutdown();
+  });
 }

@@ -1,7 +1,16 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
+import type { Config } from '../config/index.js';
 import { type NginxTarget, renderNginx } from '../nginx/render.js';
 import { loadConfigOrExit } from './load-or-exit.js';
+
+interface NginxOptions {
+  config?: string;
+  target: NginxTarget;
+  out?: string;
+  fromPm2?: boolean;
+  pm2Home?: string;
+}
 
 export function registerNginx(program: Command): void {
   program
@@ -17,16 +26,42 @@ export function registerNginx(program: Command): void {
         .default('host'),
     )
     .option('-o, --out <file>', 'write the config to this file instead of stdout')
-    .action((opts: { config?: string; target: NginxTarget; out?: string }) => {
-      const config = loadConfigOrExit(opts.config);
+    .option(
+      '--from-pm2',
+      'the pool as pm2 runs it now (after pm2 scale), not workers.count from the config; host target only',
+    )
+    .option(
+      '--pm2-home <dir>',
+      "with --from-pm2: the pm2 daemon's home (default: gatehouse up's, else $PM2_HOME or ~/.pm2)",
+    )
+    .action(async (opts: NginxOptions) => {
+      let config = loadConfigOrExit(opts.config);
+      const label = config.source ?? 'default config';
       let text: string;
       try {
-        text = renderNginx(config, { target: opts.target, ...(opts.out ? { out: opts.out } : {}) });
+        if (opts.fromPm2) config = await livePoolOrExit(config, opts);
+        text = renderNginx(config, {
+          target: opts.target,
+          ...(opts.out ? { out: opts.out } : {}),
+          ...(opts.fromPm2 ? { fromPm2: true } : {}),
+        });
       } catch (err) {
-        console.error(`${config.source ?? 'default config'}: ${(err as Error).message}`);
+        console.error(`${label}: ${(err as Error).message}`);
         process.exit(1);
       }
       if (opts.out) writeFileSync(opts.out, text);
       else process.stdout.write(text);
     });
+}
+
+/** The config with the pool pm2 runs now; loads pm2's client only when asked for. */
+async function livePoolOrExit(config: Config, opts: NginxOptions): Promise<Config> {
+  if (opts.target !== 'host') throw new Error('--from-pm2 renders the host target only (compose has no pm2)');
+  const { listPm2Processes } = await import('../deploy/pm2/daemon.js');
+  const { pickPm2Home } = await import('../deploy/pm2/status.js');
+  const { withLivePool } = await import('../deploy/pm2/live-pool.js');
+  const home = pickPm2Home(opts.pm2Home);
+  const processes = await listPm2Processes(home);
+  if (processes === null) throw new Error(`--from-pm2: no pm2 daemon runs at ${home}`);
+  return withLivePool(config, processes);
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
+import { ecosystemPort, PORT_BASE_VAR, workerInstance } from '../stack/worker-port.js';
 import { formatAddress, parseAddress, parseCidr } from './address.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { isConfigObject, mergeConfigDocs } from './merge.js';
@@ -49,16 +50,33 @@ export function parseConfig(raw: unknown, source: string | null): Config {
   return deepFreeze(config);
 }
 
-/** Where a worker listens and which instance it is: the only per-process environment a worker reads. */
+/**
+ * Where a worker listens and which instance it is: the only per-process environment a worker reads.
+ * Under the pm2 ecosystem the port is GATEHOUSE_WORKER_PORT_BASE + NODE_APP_INSTANCE (see
+ * stack/worker-port.ts for why not increment_var), whatever PORT the user's shell passed to pm2;
+ * else PORT (a worker run by hand, a container); else workers.port + the instance.
+ */
 export function workerEnv(
   config: Config,
   env: NodeJS.ProcessEnv = process.env,
 ): Address & { instance: number } {
-  const instance = Number(env.NODE_APP_INSTANCE ?? env.pm_id ?? 0) || 0;
-  const port = env.PORT !== undefined ? Number(env.PORT) : config.workers.port + instance;
+  const instance = workerInstance(env);
+  const fromEcosystem = ecosystemPort(env);
+  const [name, port] =
+    fromEcosystem !== null
+      ? [PORT_BASE_VAR, fromEcosystem]
+      : env.PORT !== undefined
+        ? ['PORT', Number(env.PORT)]
+        : ['', config.workers.port + instance];
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError('environment', [
-      { path: 'PORT', message: `expected a port number, got "${env.PORT}"` },
+      {
+        path: name || 'workers.port',
+        message:
+          name === PORT_BASE_VAR && Number.isInteger(port)
+            ? `${env[name]} + NODE_APP_INSTANCE ${instance} is ${port}, not a port number`
+            : `expected a port number, got "${name ? env[name] : port}"`,
+      },
     ]);
   }
   return { host: env.HOST ?? config.workers.host, port, instance };
@@ -246,6 +264,7 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     workers,
     upstream: {
       servers,
+      serversFromWorkers: rawServers.length === 0 && !resolveRaw && !dockerRaw,
       resolve: resolveRaw
         ? {
             host: resolveRaw.host as string,

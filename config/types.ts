@@ -48,6 +48,11 @@ export interface DockerDiscoveryConfig {
 export interface UpstreamConfig {
   /** Static servers; when `resolve` or `docker` is set, the servers come from there instead. */
   servers: readonly ServerConfig[];
+  /**
+   * `servers` was left empty, so it is one server per worker (workers.count from workers.port);
+   * under the pm2 ecosystem the pool then follows pm2's live worker set instead.
+   */
+  serversFromWorkers: boolean;
   resolve: ResolveConfig | null;
   docker: DockerDiscoveryConfig | null;
   balance: BalanceName;

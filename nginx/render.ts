@@ -10,6 +10,8 @@ export interface RenderOptions {
   target: NginxTarget;
   /** The file the render is written to, named in the header comment's command. */
   out?: string;
+  /** The pool is the workers pm2 ran when rendered (`--from-pm2`), not the config's. */
+  fromPm2?: boolean;
 }
 
 /** Private ranges a compose network uses: who may read stub_status inside compose. */
@@ -49,6 +51,7 @@ export function renderCommand(config: Config, options: RenderOptions): string {
   const parts = ['npx gatehouse nginx'];
   if (config.source) parts.push(`--config ${displayPath(config.source)}`);
   parts.push(`--target ${options.target}`);
+  if (options.fromPm2) parts.push('--from-pm2');
   if (options.out) parts.push(`--out ${displayPath(options.out)}`);
   return parts.join(' ');
 }
@@ -68,6 +71,9 @@ function renderHeader(config: Config, options: RenderOptions): string[] {
     `# gatehouse — nginx ${options.target} config, rendered from ${config.source ? displayPath(config.source) : 'the default config'}.`,
     `# Rendered by: ${renderCommand(config, options)}`,
     '# Do not edit; re-render. The config file is the one source for our proxy, pm2 and this file.',
+    ...(options.fromPm2
+      ? ['# The servers are the workers pm2 ran when this was rendered: after `pm2 scale`, render again.']
+      : []),
     `# Goes in ${where};`,
     '# check it with nginx -t, apply it with nginx -s reload.',
   ];

@@ -13,7 +13,7 @@ import { createForwarder } from './forward.js';
 import { type ActiveHealthCheck, createActiveHealthCheck } from './pool/active-health.js';
 import { Pool } from './pool/pool.js';
 import { createRuntime, type Runtime } from './runtime.js';
-import { createPoolSource, type PoolSourceFactory, samePoolSource } from './sources/index.js';
+import { createPoolSource, type PoolSourceFactory, poolSourceKind, samePoolSource } from './sources/index.js';
 import type { PoolSource } from './sources/source.js';
 import { createStatusListener, noUpstream, type StatusListener } from './status/index.js';
 import { createUpgradeHandler } from './websocket.js';
@@ -219,7 +219,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       }
       const poolChanged = !samePoolSource(previous.config, config);
       const pool =
-        poolChanged && !config.upstream.resolve && !config.upstream.docker
+        poolChanged && poolSourceKind(config) === 'static'
           ? Pool.fromServers(config.upstream.servers, previous.pool)
           : previous.pool;
       runtime = createRuntime(config, pool, previous);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { packageRoot } from '../../config/index.js';
+import { ecosystemPort, INSTANCE_VAR, integerVar, type WorkerVariables } from '../../stack/worker-port.js';
 
 const require = createRequire(import.meta.url);
 
@@ -24,8 +25,10 @@ export interface Pm2ProcessInfo {
   memory: number | null;
   /** Epoch ms of the current process's start. */
   startedAt: number | null;
-  /** The PORT pm2 gave it (increment_var), for the workers. */
+  /** The port a worker listens on: the ecosystem's base + its instance, else its PORT. */
   port: number | null;
+  /** The HOST it was given (a worker), else null. */
+  host: string | null;
   instance: number | null;
 }
 
@@ -38,9 +41,8 @@ interface RawProcess {
     status?: string;
     restart_time?: number;
     pm_uptime?: number;
-    PORT?: string | number;
-    NODE_APP_INSTANCE?: string | number;
-    env?: { PORT?: string | number };
+    [variable: string]: unknown;
+    env?: Record<string, unknown>;
   };
 }
 
@@ -97,8 +99,10 @@ export async function listPm2Processes(home: string): Promise<Pm2ProcessInfo[] |
 
 function toProcessInfo(raw: RawProcess): Pm2ProcessInfo {
   const env = raw.pm2_env ?? {};
-  const port = Number(env.PORT ?? env.env?.PORT);
-  const instance = Number(env.NODE_APP_INSTANCE);
+  // The port as the worker itself works it out (stack/worker-port.ts).
+  const vars: WorkerVariables = { ...(env.env ?? {}), ...env };
+  const port = ecosystemPort(vars) ?? integerVar(vars, 'PORT');
+  const instance = integerVar(vars, INSTANCE_VAR);
   return {
     name: raw.name ?? '?',
     pmId: raw.pm_id ?? -1,
@@ -107,7 +111,8 @@ function toProcessInfo(raw: RawProcess): Pm2ProcessInfo {
     restarts: env.restart_time ?? 0,
     memory: raw.monit?.memory ?? null,
     startedAt: env.pm_uptime ?? null,
-    port: Number.isInteger(port) && port > 0 ? port : null,
-    instance: Number.isInteger(instance) ? instance : null,
+    port: port !== null && Number.isInteger(port) && port > 0 ? port : null,
+    host: typeof vars.HOST === 'string' && vars.HOST !== '' ? vars.HOST : null,
+    instance,
   };
 }

@@ -1,6 +1,8 @@
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { StartOptions } from 'pm2';
 import { type Config, loadConfig, packageRoot } from '../../config/index.js';
+import { PM2_WORKERS_VAR } from '../../stack/pm2-bus.js';
+import { PORT_BASE_VAR } from '../../stack/worker-port.js';
 
 /** pm2's `--env NAME` picks `env_NAME`; `development` also turns on the file watcher. */
 export type EcosystemProfile = 'production' | 'development';
@@ -39,7 +41,8 @@ const KILL_MARGIN = 5_000;
 
 /**
  * The pm2 ecosystem for a config: the workers as one fork-mode app with one instance per worker
- * (each gets its port from `increment_var`, as gunicorn's workers would share one), and the proxy.
+ * (instance i listens on workers.port + i, from pm2's NODE_APP_INSTANCE), and the proxy, which
+ * follows that app's live instances through pm2's API.
  *
  * The proxy runs in cluster mode even with one instance: then pm2's master holds the listening
  * socket, and `pm2 reload gatehouse-proxy` starts the new proxy process next to the old one before
@@ -61,8 +64,9 @@ export function createEcosystem(config: Config, options: EcosystemOptions = {}):
     cwd: root,
     exec_mode: 'fork',
     instances: workers.count,
-    increment_var: 'PORT',
-    env: { ...shared, PORT: String(workers.port), HOST: workers.host },
+    // Worker i listens on workers.port + NODE_APP_INSTANCE, which pm2 keeps through every
+    // operation; increment_var is lost on an ecosystem reload (stack/worker-port.ts).
+    env: { ...shared, [PORT_BASE_VAR]: String(workers.port), HOST: workers.host },
     env_production: { NODE_ENV: 'production' },
     env_development: { NODE_ENV: 'development' },
     wait_ready: true,
@@ -80,7 +84,8 @@ export function createEcosystem(config: Config, options: EcosystemOptions = {}):
     cwd: root,
     exec_mode: 'cluster',
     instances: config.instances,
-    env: { ...shared },
+    // The pool follows the worker app's live instances (pm2 scale) unless the config lists servers.
+    env: { ...shared, [PM2_WORKERS_VAR]: WORKER_APP },
     env_production: { NODE_ENV: 'production' },
     env_development: { NODE_ENV: 'development' },
     wait_ready: true,

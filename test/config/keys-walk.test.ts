@@ -46,7 +46,7 @@ const workerAddress = [
 ] as const;
 const ecosystemWorkers = [
   ECOSYSTEM,
-  'the workers are one fork-mode app with one instance per configured worker, ports from increment_var',
+  'the workers are one fork-mode app with one instance per configured worker, ports from NODE_APP_INSTANCE',
 ] as const;
 const killTimeouts = [
   'test/config/keys-pm2.test.ts',

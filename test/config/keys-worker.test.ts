@@ -22,7 +22,7 @@ describe('a worker process obeys its config', { timeout: 60_000 }, () => {
   test('workers.host and workers.port: without PORT and HOST a worker listens on host:port, the next instance on port+1', async (t) => {
     const base = await freePortRange(2);
     const workers = { host: '127.0.0.2', port: base };
-    // As pm2 starts them without increment_var: the instance number offsets the port.
+    // As pm2 starts them: the instance number offsets the port.
     await startFromConfig(t, 'worker', { workers });
     await startFromConfig(t, 'worker', { workers }, { NODE_APP_INSTANCE: '1' });
     for (const port of [base, base + 1]) {

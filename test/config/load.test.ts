@@ -342,6 +342,19 @@ describe('workerEnv', () => {
     });
   });
 
+  test('under the pm2 ecosystem: GATEHOUSE_WORKER_PORT_BASE + NODE_APP_INSTANCE, whatever PORT the shell had', () => {
+    const env = { GATEHOUSE_WORKER_PORT_BASE: '9100', NODE_APP_INSTANCE: '3', PORT: '3000' };
+    assert.deepEqual(workerEnv(config, env), { host: '127.0.0.1', port: 9103, instance: 3 });
+    assert.throws(
+      () => workerEnv(config, { GATEHOUSE_WORKER_PORT_BASE: 'x', NODE_APP_INSTANCE: '0' }),
+      (err: unknown) => err instanceof ConfigError && err.problems[0]!.path === 'GATEHOUSE_WORKER_PORT_BASE',
+    );
+    assert.throws(
+      () => workerEnv(config, { GATEHOUSE_WORKER_PORT_BASE: '65535', NODE_APP_INSTANCE: '1' }),
+      (err: unknown) => err instanceof ConfigError && /65536/.test(err.message),
+    );
+  });
+
   test('a PORT that is not a port number is a ConfigError naming PORT', () => {
     for (const bad of ['http', '70000', '-1', '80.5']) {
       assert.throws(

@@ -1,6 +1,8 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
+import { createLogger } from '../../process/logger.js';
 import type { ContainerSummary, DockerClient, DockerEvent } from '../../proxy/sources/docker/client.js';
-import type { SourceTimers } from '../../proxy/sources/docker/source.js';
+import type { Pm2BusEvent, Pm2Client, Pm2ProcessEntry } from '../../proxy/sources/pm2/client.js';
+import type { SourceTimers } from '../../proxy/sources/timers.js';
 
 export interface FakeContainerOptions {
   id: string;
@@ -119,7 +121,101 @@ export function fakeTimers() {
   };
 }
 
+/** A debug-level logger whose lines a test reads back, parsed. */
+export function captureLogs() {
+  const lines: Array<{ level: number; msg: string; [key: string]: unknown }> = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { logger: createLogger({ name: 'test', level: 'debug' }, sink), lines };
+}
+
 /** Lets pending promise callbacks and stream events run. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** One process of a pm2 list, as the daemon describes a worker of the ecosystem. */
+export function fakePm2Process(options: {
+  pmId: number;
+  instance: number;
+  pid?: number;
+  status?: string;
+  name?: string;
+  base?: number;
+  host?: string;
+}): Pm2ProcessEntry {
+  return {
+    name: options.name ?? 'gatehouse-worker',
+    pm_id: options.pmId,
+    pid: options.pid ?? 1000 + options.pmId,
+    pm2_env: {
+      status: options.status ?? 'online',
+      NODE_APP_INSTANCE: options.instance,
+      ...(options.base !== undefined ? { GATEHOUSE_WORKER_PORT_BASE: String(options.base) } : {}),
+      ...(options.host !== undefined ? { HOST: options.host } : {}),
+      // pm2 keeps the start-time environment here too; the flat values above are the current ones.
+      ...(options.base !== undefined ? { env: { GATEHOUSE_WORKER_PORT_BASE: '1' } } : {}),
+    },
+  };
+}
+
+/** A pm2 daemon in memory: a process list a test edits, a bus it emits on, failures it injects. */
+export function fakePm2() {
+  let processes: Pm2ProcessEntry[] = [];
+  let listFailures = 0;
+  let connectFailures = 0;
+  let onEvent: ((event: Pm2BusEvent) => void) | null = null;
+  let onClose: ((error: Error) => void) | null = null;
+  let connects = 0;
+  let lists = 0;
+  let closed = 0;
+  const client: Pm2Client = {
+    async list() {
+      lists++;
+      if (listFailures > 0) {
+        listFailures--;
+        throw new Error('pm2 did not answer');
+      }
+      return structuredClone(processes);
+    },
+    follow(event, close) {
+      onEvent = event;
+      onClose = close;
+    },
+    close() {
+      closed++;
+    },
+  };
+  return {
+    async connect(): Promise<Pm2Client> {
+      connects++;
+      if (connectFailures > 0) {
+        connectFailures--;
+        throw new Error('no pm2 daemon answers');
+      }
+      return client;
+    },
+    setProcesses(list: Pm2ProcessEntry[]): void {
+      processes = list;
+    },
+    emit(event: Pm2BusEvent): void {
+      onEvent?.(event);
+    },
+    loseBus(): void {
+      onClose?.(new Error('pm2 bus connection lost'));
+    },
+    failNextLists(n: number): void {
+      listFailures = n;
+    },
+    failNextConnects(n: number): void {
+      connectFailures = n;
+    },
+    get counts() {
+      return { connects, lists, closed };
+    },
+  };
 }

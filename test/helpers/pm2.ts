@@ -54,12 +54,17 @@ export interface Pm2Process {
     status: string;
     restart_time: number;
     exec_mode: string;
-    PORT?: string | number;
+    GATEHOUSE_WORKER_PORT_BASE?: string | number;
     NODE_APP_INSTANCE?: number;
     pm_uptime?: number;
     unstable_restarts?: number;
   };
   monit?: { memory: number; cpu: number };
+}
+
+/** The port a worker of the ecosystem listens on, as pm2's list says it: base + instance. */
+export function workerPortOf(p: Pm2Process): number {
+  return Number(p.pm2_env.GATEHOUSE_WORKER_PORT_BASE) + Number(p.pm2_env.NODE_APP_INSTANCE);
 }
 
 export interface CommandResult {

@@ -46,18 +46,29 @@ const document = {
 };
 
 describe('createEcosystem', () => {
-  test('the workers are one fork-mode app with one instance per configured worker, ports from increment_var', () => {
+  test('the workers are one fork-mode app with one instance per configured worker, ports from NODE_APP_INSTANCE', () => {
     withConfig(document, (file) => {
       const config = loadConfig({ file });
       const worker = app(createEcosystem(config), WORKER_APP);
       assert.equal(worker.exec_mode, 'fork');
       assert.equal(worker.instances, 4);
-      assert.equal(worker.increment_var, 'PORT');
-      assert.equal(worker.env.PORT, '9100');
+      // No increment_var (pm2 drops it on an ecosystem reload) and no PORT (a PORT in the shell
+      // that runs pm2 must not decide): each instance adds NODE_APP_INSTANCE to the base.
+      assert.equal(worker.increment_var, undefined);
+      assert.equal(worker.env.PORT, undefined);
+      assert.equal(worker.env.GATEHOUSE_WORKER_PORT_BASE, '9100');
       assert.equal(worker.env.HOST, '127.0.0.2');
       assert.equal(worker.script, join(packageRoot, 'bin', 'gatehouse.js'));
       assert.deepEqual(worker.args, ['worker']);
       assert.equal(worker.max_memory_restart, '300M');
+    });
+  });
+
+  test('the proxy follows the worker app under pm2: it is told the app name, and finds workers by their pm2 instance', () => {
+    withConfig(document, (file) => {
+      const { apps } = createEcosystem(loadConfig({ file }));
+      assert.equal(app({ apps }, PROXY_APP).env.GATEHOUSE_PM2_WORKERS, WORKER_APP);
+      assert.equal(app({ apps }, WORKER_APP).instance_var, undefined, "pm2's default, NODE_APP_INSTANCE");
     });
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { packageRoot } from '../../config/index.js';
-import { allUpstreamsUp, createPm2Sandbox, type Pm2Sandbox, run } from '../helpers/pm2.js';
+import { allUpstreamsUp, createPm2Sandbox, type Pm2Sandbox, run, workerPortOf } from '../helpers/pm2.js';
 import { globalPm2, requires } from '../helpers/system-deps.js';
 
 const pm2 = globalPm2();
@@ -19,7 +19,7 @@ describe('a global pm2 (`pm2 start ecosystem.config.cjs`, as users type it)', {
     assert.equal(started.code, 0, `${started.stdout}\n${started.stderr}`);
     const workers = await sb.waitOnline('gatehouse-worker', 2);
     await sb.waitOnline('gatehouse-proxy', 1);
-    assert.deepEqual(workers.map((p) => String(p.pm2_env.PORT)).sort(), sb.workerPorts.map(String).sort());
+    assert.deepEqual(workers.map((p) => String(workerPortOf(p))).sort(), sb.workerPorts.map(String).sort());
     await allUpstreamsUp(sb.statusUrl, 2);
     const home = await fetch(`${sb.proxyUrl}/`);
     assert.equal(home.status, 200);

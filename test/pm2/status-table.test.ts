@@ -23,6 +23,7 @@ function worker(instance: number, port: number, overrides: Partial<Pm2ProcessInf
     memory: 64 * 1024 * 1024,
     startedAt: now - 90_000,
     port,
+    host: '127.0.0.1',
     instance,
     ...overrides,
   };

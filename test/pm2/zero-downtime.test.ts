@@ -14,6 +14,7 @@ import {
   replaced,
   run,
   waitFor,
+  workerPortOf,
 } from '../helpers/pm2.js';
 
 const gatehouse = join(packageRoot, 'bin', 'gatehouse.js');
@@ -52,8 +53,8 @@ describe('pm2 runs the stack: a crash loses only what was on the crashed worker;
     assert.equal(code, 0, stderr);
     const workers = byId(await sb.list(), WORKER_APP);
     for (const p of workers.values()) {
-      const row = stdout.split('\n').find((line) => line.includes(` ${p.pm2_env.PORT} `));
-      assert.ok(row, `a row for port ${p.pm2_env.PORT}:\n${stdout}`);
+      const row = stdout.split('\n').find((line) => line.includes(` ${workerPortOf(p)} `));
+      assert.ok(row, `a row for port ${workerPortOf(p)}:\n${stdout}`);
       assert.match(
         row,
         new RegExp(
@@ -76,7 +77,7 @@ describe('pm2 runs the stack: a crash loses only what was on the crashed worker;
     const target = [...holding.upstreams].sort((a, b) => b.inFlight - a.inFlight)[0]!;
     const heldOnVictim = target.inFlight;
     const victim = [...byId(await sb.list(), WORKER_APP).values()].find((p) =>
-      target.address.endsWith(`:${p.pm2_env.PORT}`),
+      target.address.endsWith(`:${workerPortOf(p)}`),
     );
     assert.ok(victim, `a worker listens on ${target.address}`);
     const { report } = await loadDuring(sb.proxyUrl, async () => {

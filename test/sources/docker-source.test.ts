@@ -1,26 +1,13 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { ServerConfig } from '../../config/index.js';
-import { createLogger } from '../../process/logger.js';
-import { backoffDelay } from '../../proxy/sources/docker/backoff.js';
+import { backoffDelay } from '../../proxy/sources/backoff.js';
 import { createDockerSource } from '../../proxy/sources/docker/source.js';
 import { createJsonLineParser } from '../../stack/json-lines.js';
-import { fakeContainer, fakeDocker, fakeTimers, settle } from '../helpers/discovery.js';
+import { captureLogs, fakeContainer, fakeDocker, fakeTimers, settle } from '../helpers/discovery.js';
 
 const config = { stack: 'shop', port: 3000, socket: '/var/run/docker.sock' };
 const defaults = { maxFails: 1, failTimeout: 10_000 };
-
-function captureLogs() {
-  const lines: Array<{ level: number; msg: string; [key: string]: unknown }> = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: createLogger({ name: 'test', level: 'debug' }, sink), lines };
-}
 
 /** A started source over a fake engine, its snapshots as address lists. */
 async function startSource(

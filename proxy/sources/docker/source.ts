@@ -2,16 +2,12 @@ import type { DockerDiscoveryConfig, ServerConfig } from '../../../config/index.
 import type { Logger } from '../../../process/logger.js';
 import { createJsonLineParser } from '../../../stack/json-lines.js';
 import { stackLabelFilter } from '../../../stack/labels.js';
+import { type BackoffOptions, createReconnect } from '../backoff.js';
+import { createSnapshotDelivery } from '../delivery.js';
 import type { PoolSource } from '../source.js';
-import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { defaultTimers, type SourceTimers } from '../timers.js';
 import { type ContainerSummary, createDockerClient, type DockerClient, type DockerEvent } from './client.js';
 import { classifyContainers, type SkippedContainer } from './snapshot.js';
-
-/** Timer functions, injectable so tests drive debounce and backoff without waiting. */
-export interface SourceTimers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
 
 export interface DockerSourceOptions {
   /** The engine; default: dockerode on config.socket. */
@@ -51,18 +47,6 @@ const STOP_SIGNALS = new Set([
   'QUIT',
   'KILL',
 ]);
-
-const defaultTimers: SourceTimers = {
-  setTimeout(callback, ms) {
-    const timer = setTimeout(callback, ms);
-    // The source must never be what keeps a process alive.
-    timer.unref();
-    return timer;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as NodeJS.Timeout);
-  },
-};
 
 /**
  * The pool from Docker, as Traefik's Docker provider builds its config: list the stack's worker
@@ -104,12 +88,11 @@ export function createDockerSource(
   let connection = 0;
   let events: NodeJS.ReadableStream | null = null;
   let relistTimer: unknown = null;
-  let retryTimer: unknown = null;
-  let failures = 0;
+  const reconnect = createReconnect(retry, timers);
   let listed: readonly ContainerSummary[] | null = null;
   let listSeq = 0;
   let appliedSeq = 0;
-  let lastKey: string | null = null;
+  const delivery = createSnapshotDelivery('docker', { stack: config.stack }, logger);
   const leaving = new Set<string>();
   const reported = new Map<string, string>();
 
@@ -142,8 +125,9 @@ export function createDockerSource(
         // An older listing that answers late must not undo a newer one.
         if (conn !== connection || seq < appliedSeq) return;
         appliedSeq = seq;
-        if (failures > 0) logger?.info({ stack: config.stack }, 'docker discovery: connection restored');
-        failures = 0;
+        if (reconnect.failures > 0)
+          logger?.info({ stack: config.stack }, 'docker discovery: connection restored');
+        reconnect.succeeded();
         listed = containers;
         const present = new Set(containers.map((c) => c.Id));
         for (const id of leaving) if (!present.has(id)) leaving.delete(id);
@@ -180,16 +164,7 @@ export function createDockerSource(
     if (!deliver || listed === null) return;
     const { servers, skipped } = classifyContainers(listed, { ...config, ...defaults, leaving });
     report(skipped);
-    const key = servers.map((s) => s.address).join(' ');
-    if (key === lastKey) return;
-    lastKey = key;
-    logger?.info({ stack: config.stack, servers: servers.map((s) => s.address) }, 'docker pool changed');
-    try {
-      deliver(Object.freeze(servers));
-    } catch (error) {
-      // The consumer's bug must not stop discovery.
-      logger?.error({ err: error, stack: config.stack }, 'applying the docker pool failed');
-    }
+    delivery.deliver(deliver, servers);
   }
 
   /** Logs each container's reason once, when it changes, not on every re-list. */
@@ -211,15 +186,13 @@ export function createDockerSource(
     closeEvents();
     if (relistTimer !== null) timers.clearTimeout(relistTimer);
     relistTimer = null;
-    const delay = backoffDelay(failures++, retry);
+    const { retryIn, attempt } = reconnect.schedule(() => {
+      if (deliver !== null) connect();
+    });
     logger?.warn(
-      { err: error, stack: config.stack, retryIn: delay, attempt: failures },
+      { err: error, stack: config.stack, retryIn, attempt },
       'docker discovery: engine connection lost; keeping the last pool',
     );
-    retryTimer = timers.setTimeout(() => {
-      retryTimer = null;
-      if (deliver !== null) connect();
-    }, delay);
   }
 
   function closeEvents(): void {
@@ -231,17 +204,17 @@ export function createDockerSource(
     start(onSnapshot) {
       if (deliver !== null) return;
       deliver = onSnapshot;
-      lastKey = null;
-      failures = 0;
+      delivery.reset();
+      reconnect.succeeded();
       connect();
     },
     stop() {
       deliver = null;
       connection++;
       closeEvents();
-      for (const timer of [relistTimer, retryTimer]) if (timer !== null) timers.clearTimeout(timer);
+      if (relistTimer !== null) timers.clearTimeout(relistTimer);
       relistTimer = null;
-      retryTimer = null;
+      reconnect.cancel();
       listed = null;
       leaving.clear();
       reported.clear();
