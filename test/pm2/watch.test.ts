@@ -77,6 +77,8 @@ describe('pm2 development profile: a code change restarts the workers one by one
         },
         60_000,
       );
+      // Settled: the proxy has both back in its pool (then a second more of load).
+      await allUpstreamsUp(sb.statusUrl, 2);
     });
     t.diagnostic(
       describeLoad('pm2 start ecosystem.config.cjs --env development, then a code change', report),
