@@ -45,6 +45,8 @@ export interface ProxyServer {
   listen(): Promise<void>;
   /** nginx -s reload: new settings and pool for new requests; nothing in flight is dropped. */
   reload(config: Config): void;
+  /** nginx -s reopen: the access log file closed and opened again at its path (after logrotate). */
+  reopenLogs(): void;
   /** Stop accepting, finish in-flight requests up to timeouts.shutdown, then close everything. */
   shutdown(): Promise<void>;
 }
@@ -243,6 +245,15 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       // New connection settings: the old connections finish their requests, then close.
       if (previous.connections !== runtime.connections) void previous.connections.close();
       logger.info({ upstreams: runtime.pool.upstreams.map((u) => u.address) }, 'configuration reloaded');
+    },
+    reopenLogs() {
+      const { path } = runtime.config.accessLog;
+      try {
+        accessLog?.reopen();
+        if (accessLog && path !== 'stdout') logger.info({ path }, 'access log reopened');
+      } catch (err) {
+        logger.error({ err, path }, 'access log not reopened; still writing to the file it had open');
+      }
     },
     async shutdown() {
       if (drainer.closing) return;
