@@ -140,6 +140,32 @@ describe('createPm2Source', () => {
     assert.deepEqual(snapshots.at(-1), ['127.0.0.1:9000', '127.0.0.1:9001']);
   });
 
+  test('reloads in a row are not crashes: pm2 7 notifies exit twice per reloaded process', async (t) => {
+    const { snapshots, pm2, clock } = await startSource(t, (p) => p.setProcesses([worker(0), worker(1)]));
+    const pids = [1000, 1001];
+    for (let round = 1; round <= 4; round++) {
+      for (const pmId of [0, 1]) {
+        pm2.emit({ kind: 'draining', name: 'gatehouse-worker', pmId, pid: pids[pmId]! });
+        pm2.emit({ kind: 'process', event: 'exit', name: 'gatehouse-worker', pmId });
+        pm2.emit({ kind: 'process', event: 'exit', name: 'gatehouse-worker', pmId });
+        pids[pmId] = 1000 + round * 10 + pmId;
+        pm2.setProcesses([worker(0, 0, { pid: pids[0]! }), worker(1, 1, { pid: pids[1]! })]);
+        pm2.emit({ kind: 'process', event: 'online', name: 'gatehouse-worker', pmId });
+        await relist(clock);
+      }
+    }
+    assert.deepEqual(snapshots.at(-1), ['127.0.0.1:9000', '127.0.0.1:9001']);
+  });
+
+  test('when every worker crash-loops they all stay in: never an empty pool of our own making', async (t) => {
+    const { snapshots, pm2, clock } = await startSource(t, (p) => p.setProcesses([worker(0)]));
+    for (let i = 0; i < 3; i++) {
+      pm2.emit({ kind: 'process', event: 'exit', name: 'gatehouse-worker', pmId: 0 });
+      await relist(clock);
+    }
+    assert.deepEqual(snapshots, [['127.0.0.1:9000']]);
+  });
+
   test('a single crash (kill -9) does not count as looping', async (t) => {
     const { snapshots, pm2, clock } = await startSource(t, (p) => p.setProcesses([worker(0), worker(1)]));
     pm2.emit({ kind: 'process', event: 'exit', name: 'gatehouse-worker', pmId: 1 });

@@ -48,7 +48,7 @@ const RELIST_EVENTS = new Set(['online', 'exit', 'stop', 'restart', 'delete', 'r
  *   has exited.
  * - **Crash-looping**: an instance that exited `crashExits` times within `crashWindow` without
  *   draining first stays out until it has gone that long without a crash; pm2 marks it online
- *   between crashes, and each time the pool would send it requests.
+ *   between crashes, and each time the pool would send it requests. Never all of them, though.
  *
  * A daemon that does not answer (not yet, or the bus dropped) is retried with backoff; the last
  * pool stays in force meanwhile.
@@ -159,10 +159,12 @@ export function createPm2Source(
       scheduleRelist();
       return;
     }
-    if (event.event === 'exit') {
-      if (drained.has(event.pmId)) drained.delete(event.pmId);
-      else crashes.set(event.pmId, [...recentCrashes(event.pmId), now()]);
+    // A drain's credit lasts until the instance is online again: pm2 7 notifies `exit` twice for
+    // one reloaded process, and neither is a crash.
+    if (event.event === 'exit' && !drained.has(event.pmId)) {
+      crashes.set(event.pmId, [...recentCrashes(event.pmId), now()]);
     }
+    if (event.event === 'online') drained.delete(event.pmId);
     if (event.event === 'delete') crashes.delete(event.pmId);
     if (RELIST_EVENTS.has(event.event)) scheduleRelist();
   }
@@ -184,7 +186,13 @@ export function createPm2Source(
   }
 
   function snapshot(): ReturnType<typeof pm2Snapshot> {
-    return pm2Snapshot(listed ?? [], { ...config, ...defaults, leaving, crashLooping: crashLooping() });
+    const options = { ...config, ...defaults, leaving, crashLooping: crashLooping() };
+    const result = pm2Snapshot(listed ?? [], options);
+    // Leaving out every worker as crash-looping would be an outage of our own making: then they
+    // all stay in, and the passive health checks and retries deal with them (nginx's "all servers
+    // down: try them anyway").
+    if (result.servers.length > 0 || options.crashLooping.size === 0) return result;
+    return pm2Snapshot(listed ?? [], { ...options, crashLooping: new Set() });
   }
 
   function publish(): void {
