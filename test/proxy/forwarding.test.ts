@@ -419,26 +419,6 @@ describe('bodiless responses', () => {
   });
 });
 
-describe('informational answers (1xx) from the worker', () => {
-  test('a 103 Early Hints is not passed on; the final answer is, whole', async (t) => {
-    const backend = createServer((_req, res) => {
-      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
-      res.end('final');
-    });
-    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
-    t.after(() => {
-      backend.closeAllConnections();
-      backend.close();
-    });
-    const proxy = await startProxy(t, {
-      upstream: { servers: servers((backend.address() as AddressInfo).port) },
-    });
-    const reply = await rawExchange(proxy.port, head('GET / HTTP/1.1', 'Host: a', 'Connection: close'));
-    assert.equal(reply.status, 200, JSON.stringify(reply.text));
-    assert.ok(reply.text.endsWith('\r\n\r\nfinal'), JSON.stringify(reply.text));
-  });
-});
-
 /** The status of a WebSocket handshake through the proxy (101 when it opened). */
 function handshakeStatus(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
