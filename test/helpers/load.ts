@@ -230,6 +230,8 @@ export interface LoadDuringOptions {
   settle?: number;
   /** The load stops by itself after this many ms in any case. */
   cap?: number;
+  /** Concurrent client connections (startLoad's default when omitted). */
+  connections?: number;
 }
 
 /**
@@ -239,9 +241,9 @@ export interface LoadDuringOptions {
 export async function loadDuring<T>(
   url: string,
   operation: () => Promise<T>,
-  { warmup = 1000, cooldown = 1000, settle = 50, cap = 60_000 }: LoadDuringOptions = {},
+  { warmup = 1000, cooldown = 1000, settle = 50, cap = 60_000, connections }: LoadDuringOptions = {},
 ): Promise<{ report: LoadReport; value: T }> {
-  const load = startLoad({ url, duration: cap });
+  const load = startLoad({ url, duration: cap, ...(connections ? { connections } : {}) });
   let finished = false;
   void load.done.then(() => {
     finished = true;

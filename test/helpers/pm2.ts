@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../../config/index.js';
+import { PROXY_APP, WORKER_APP } from '../../deploy/pm2/ecosystem.js';
 import type { StatusSnapshot } from '../../stack/status.js';
 import { childEnv, collectLines, type LogLine } from './child.js';
 import { failureKind, type LoadResult } from './load.js';
@@ -305,6 +306,45 @@ export function allUpstreamsUp(statusUrl: string, count: number): Promise<Status
       ? snapshot
       : null;
   });
+}
+
+/**
+ * `pm2 start ecosystem.config.cjs --env production` in the sandbox; resolves once its `workers`
+ * workers and the proxy are online and the proxy has every worker up.
+ */
+export async function startStack(sb: Pm2Sandbox, workers: number): Promise<void> {
+  const started = await sb.pm2(['start', ecosystemFile, '--env', 'production']);
+  if (started.code !== 0)
+    throw new Error(`pm2 start failed (${started.code}):\n${started.stdout}\n${started.stderr}`);
+  await sb.waitOnline(WORKER_APP, workers);
+  await sb.waitOnline(PROXY_APP, 1);
+  await allUpstreamsUp(sb.statusUrl, workers);
+}
+
+/** pm2's processes of one app, by pm_id. */
+export function byId(processes: Pm2Process[], name: string): Map<number, Pm2Process> {
+  return new Map(processes.filter((p) => p.name === name).map((p) => [p.pm_id, p]));
+}
+
+/** Waits until every process of `name` runs a new pid, online, each restarted once more than before. */
+export async function replaced(sb: Pm2Sandbox, name: string, before: Map<number, Pm2Process>): Promise<void> {
+  await waitFor(
+    `${name} replaced`,
+    async () => {
+      const now = byId(await sb.list(), name);
+      return [...before].every(([id, old]) => {
+        const p = now.get(id);
+        return (
+          p &&
+          p.pid > 0 &&
+          p.pid !== old.pid &&
+          p.pm2_env.status === 'online' &&
+          p.pm2_env.restart_time === old.pm2_env.restart_time + 1
+        );
+      });
+    },
+    60_000,
+  );
 }
 
 process.once('exit', () => {

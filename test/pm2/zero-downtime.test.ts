@@ -6,43 +6,18 @@ import { PROXY_APP, WORKER_APP } from '../../deploy/pm2/ecosystem.js';
 import { describeLoad, failureKind, loadDuring, outcome, startSlowPost } from '../helpers/load.js';
 import {
   allUpstreamsUp,
+  byId,
   createPm2Sandbox,
-  ecosystemFile,
   fetchStatus,
-  type Pm2Process,
   type Pm2Sandbox,
+  replaced,
   run,
+  startStack,
   waitFor,
   workerPortOf,
 } from '../helpers/pm2.js';
 
 const gatehouse = join(packageRoot, 'bin', 'gatehouse.js');
-
-/** pm2's processes of one app, by pm_id. */
-function byId(processes: Pm2Process[], name: string): Map<number, Pm2Process> {
-  return new Map(processes.filter((p) => p.name === name).map((p) => [p.pm_id, p]));
-}
-
-/** Waits until every process of `name` runs a new pid, online, each restarted once more than before. */
-async function replaced(sb: Pm2Sandbox, name: string, before: Map<number, Pm2Process>): Promise<void> {
-  await waitFor(
-    `${name} replaced`,
-    async () => {
-      const now = byId(await sb.list(), name);
-      return [...before].every(([id, old]) => {
-        const p = now.get(id);
-        return (
-          p &&
-          p.pid > 0 &&
-          p.pid !== old.pid &&
-          p.pm2_env.status === 'online' &&
-          p.pm2_env.restart_time === old.pm2_env.restart_time + 1
-        );
-      });
-    },
-    60_000,
-  );
-}
 
 describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 240_000 }, () => {
   let sb: Pm2Sandbox;
@@ -53,11 +28,7 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
       // Quiet logs keep a loaded CI box busy with requests, not with writing log files.
       config: { access_log: { path: 'off' }, log_level: 'warn' },
     });
-    const started = await sb.pm2(['start', ecosystemFile, '--env', 'production']);
-    assert.equal(started.code, 0, `${started.stdout}\n${started.stderr}`);
-    await sb.waitOnline(WORKER_APP, 2);
-    await sb.waitOnline(PROXY_APP, 1);
-    await allUpstreamsUp(sb.statusUrl, 2);
+    await startStack(sb, 2);
   });
 
   // The daemon and everything it started go, pass or fail.
