@@ -63,6 +63,10 @@ export function createDrainer(server: Server): Drainer {
     },
     async drain(gracePeriod) {
       closing = true;
+      // Idle time counts from the drain's start: a connection idle since before it may be the one
+      // the proxy is writing its next request into right now, and must get the same 2 s as any.
+      const start = Date.now();
+      for (const state of connections.values()) state.idleSince = Math.max(state.idleSince, start);
       for (const res of active) if (!res.headersSent) res.shouldKeepAlive = false;
       // net.Server's close stops accepting and leaves open connections alone (see IDLE_CLOSE_AFTER).
       NetServer.prototype.close.call(server);

@@ -1,3 +1,5 @@
+import { mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pino } from 'pino';
 import type { AccessLogConfig } from '../config/index.js';
 import { formatRequestLine } from '../process/log-line.js';
@@ -21,6 +23,11 @@ export interface AccessEntry {
 export interface AccessLog {
   write(entry: AccessEntry): void;
   flush(): void;
+  /**
+   * A file: closes it and opens its path again (nginx -s reopen, after logrotate renamed it).
+   * Throws when the path cannot be opened, and then keeps writing to the file it has. stdout: nothing.
+   */
+  reopen(): void;
   close(): void;
 }
 
@@ -101,6 +108,7 @@ export function formatTerminal(e: AccessEntry, now = Date.now()): string {
 interface Sink {
   write(text: string): void;
   flush(): void;
+  reopen(): void;
   close(): void;
 }
 
@@ -119,7 +127,7 @@ export function createAccessLog(config: AccessLogConfig, stdout: Stdout = proces
   const terminal = config.path === 'stdout' && stdout.isTTY === true;
   const format = terminal ? formatTerminal : config.format === 'json' ? formatJson : formatCombined;
   const sink = terminal
-    ? { write: (text: string) => void stdout.write(text), flush() {}, close() {} }
+    ? { write: (text: string) => void stdout.write(text), flush() {}, reopen() {}, close() {} }
     : config.path === 'stdout' && wrapped(stdout)
       ? batchedSink(stdout)
       : fileSink(config.path === 'stdout' ? 1 : config.path);
@@ -128,6 +136,7 @@ export function createAccessLog(config: AccessLogConfig, stdout: Stdout = proces
       sink.write(format(entry));
     },
     flush: sink.flush,
+    reopen: sink.reopen,
     close: sink.close,
   };
 }
@@ -144,7 +153,8 @@ function wrapped(stdout: Stdout): boolean {
 
 // pino's destination is SonicBoom: buffered, asynchronous writes to a fd or file.
 function fileSink(dest: number | string): Sink {
-  const boom = pino.destination({ dest, sync: false, minLength: 4096, mkdir: true });
+  const options = { sync: false, minLength: 4096 };
+  let boom = pino.destination({ ...options, dest, mkdir: true });
   const timer = setInterval(() => boom.flush(), 1000);
   timer.unref();
   return {
@@ -153,6 +163,20 @@ function fileSink(dest: number | string): Sink {
       try {
         boom.flushSync();
       } catch {}
+    },
+    reopen() {
+      if (typeof dest === 'number') return;
+      // Opened here, synchronously, so that a path that cannot be opened throws now and the lines
+      // keep going to the old file (nginx keeps its old file too).
+      mkdirSync(dirname(dest), { recursive: true });
+      const fd = openSync(dest, 'a');
+      // The old destination writes out what it holds (a write in flight, then its buffer) to the
+      // file it has open, renamed away by now, and closes it; lines from here on go to the new
+      // file. So each line lands once: those logged before the reopen in the old file, the rest
+      // in the new one. (SonicBoom's own reopen() would carry its buffer over to the new file.)
+      const old = boom;
+      boom = pino.destination({ ...options, dest: fd });
+      old.end();
     },
     close() {
       clearInterval(timer);
@@ -181,6 +205,8 @@ function batchedSink(stdout: Stdout): Sink {
       if (pending.length >= 4096) flush();
     },
     flush,
+    // The stream's owner (pm2) reopens its files itself: pm2 reloadLogs.
+    reopen() {},
     close() {
       clearInterval(timer);
       flush();

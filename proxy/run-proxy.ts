@@ -37,6 +37,10 @@ export async function runProxy(options: RunProxyOptions): Promise<void> {
   keepParserOnBaselineCompiler();
   const bodyMemory = new BodyMemory(exposeCollector());
   const proxy = createProxyServer(config, { logger, onBodyBytes: bodyMemory.add });
+  // nginx -s reopen, for logrotate's postrotate: an access_log file is opened again at its path.
+  // Listening for SIGUSR1 also means that Node no longer starts its inspector on it (a debugger
+  // needs node --inspect then).
+  process.on('SIGUSR1', () => proxy.reopenLogs());
   try {
     await proxy.listen();
   } catch (err) {
@@ -82,6 +86,8 @@ function runPrimary(options: RunProxyOptions): void {
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
   };
   process.on('SIGHUP', () => relay('SIGHUP'));
+  // Also keeps Node from starting its inspector on the primary's SIGUSR1.
+  process.on('SIGUSR1', () => relay('SIGUSR1'));
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       stopping = true;

@@ -45,6 +45,8 @@ export interface ProxyServer {
   listen(): Promise<void>;
   /** nginx -s reload: new settings and pool for new requests; nothing in flight is dropped. */
   reload(config: Config): void;
+  /** nginx -s reopen: the access log file closed and opened again at its path (after logrotate). */
+  reopenLogs(): void;
   /** Stop accepting, finish in-flight requests up to timeouts.shutdown, then close everything. */
   shutdown(): Promise<void>;
 }
@@ -154,11 +156,17 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
   let source: PoolSource = makeSource(initial);
   let health: ActiveHealthCheck | null = null;
 
-  function startPool(config: Config): void {
+  /** Starts the pool source and the health checks; resolves at the source's first snapshot. */
+  function startPool(config: Config): Promise<void> {
+    let first: () => void = () => {};
+    const delivered = new Promise<void>((resolve) => {
+      first = resolve;
+    });
     source.start((servers) => {
       runtime.pool = Pool.fromServers(servers, runtime.pool);
       runtime.connections.retain(new Set(servers.map((server) => server.address)));
       logger.info({ servers: servers.map((s) => s.address) }, 'pool updated');
+      first();
     });
     health = null;
     const h = config.upstream.health;
@@ -176,6 +184,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       });
       health.start();
     }
+    return delivered;
   }
 
   let address: AddressInfo | null = null;
@@ -195,7 +204,10 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     },
     status,
     async listen() {
-      startPool(runtime.config);
+      const delivered = startPool(runtime.config);
+      // Under pm2 the workers may not be where workers.count says (after pm2 scale): a proxy that
+      // starts (restart, resurrect, reload) takes connections only once pm2 said which run.
+      if (poolSourceKind(runtime.config) === 'pm2') await firstPool(delivered, logger);
       const { listen, status: statusConfig } = runtime.config;
       address = await listenOn(server, listen.port, listen.host);
       statusAddress = await listenOn(status.server, statusConfig.listen.port, statusConfig.listen.host);
@@ -239,10 +251,19 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       } else {
         source.stop();
       }
-      startPool(config);
+      void startPool(config);
       // New connection settings: the old connections finish their requests, then close.
       if (previous.connections !== runtime.connections) void previous.connections.close();
       logger.info({ upstreams: runtime.pool.upstreams.map((u) => u.address) }, 'configuration reloaded');
+    },
+    reopenLogs() {
+      const { path } = runtime.config.accessLog;
+      try {
+        accessLog?.reopen();
+        if (accessLog && path !== 'stdout') logger.info({ path }, 'access log reopened');
+      } catch (err) {
+        logger.error({ err, path }, 'access log not reopened; still writing to the file it had open');
+      }
     },
     async shutdown() {
       if (drainer.closing) return;
@@ -262,4 +283,21 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       accessLog?.close();
     },
   };
+}
+
+/** How long a starting proxy waits for pm2's worker list before it listens with the configured pool. */
+const FIRST_POOL_WAIT = 5000;
+
+async function firstPool(delivered: Promise<void>, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(resolve, FIRST_POOL_WAIT, true);
+  });
+  const late = await Promise.race([delivered.then(() => false), timedOut]);
+  clearTimeout(timer);
+  if (late)
+    logger.warn(
+      { waited: FIRST_POOL_WAIT },
+      'no worker list from pm2 yet; listening with the configured pool',
+    );
 }

@@ -6,6 +6,7 @@ import type { UpstreamConnection } from './connections.js';
 import { ProxyError } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { responseHeaders } from './headers.js';
+import { relayInformational } from './informational.js';
 import type { Upstream } from './pool/upstream.js';
 
 /** What an attempt tells the request path it belongs to; decisions about the exchange are made there. */
@@ -128,8 +129,10 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.discarded) return false;
     this.armReadTimer();
-    // 1xx heads (103 Early Hints) are not passed on, as nginx does not.
-    if (status < 200) return true;
+    if (status < 200) {
+      relayInformational(this.ex.req, this.ex.res, status, rawHeaders);
+      return true;
+    }
     if (this.owner.retryStatus(this, status)) return false;
     const seen = { close: false };
     const headers = responseHeaders(rawHeaders, this.ex.origin.requestId, seen);

@@ -1,6 +1,6 @@
 // Types of system-deps.js, for the tests' requires() helper (test/helpers/system-deps.ts).
 
-export type SystemDepName = 'nginx' | 'chromium' | 'wrk' | 'docker' | 'docker compose' | 'pm2';
+export type SystemDepName = 'nginx' | 'chromium' | 'wrk' | 'logrotate' | 'docker' | 'docker compose' | 'pm2';
 
 export interface SystemDep {
   name: SystemDepName;
@@ -25,6 +25,7 @@ export const baseImages: readonly string[];
 export const systemDeps: readonly SystemDep[];
 export function which(name: string, skip?: (realPath: string) => boolean): string | null;
 export function globalPm2(): string | null;
+export function logrotateBin(): string | null;
 export function composeCommand(): string[] | null;
 export function globalPm2Version(): string | null;
 export function lockedVersion(name: string): string;

@@ -25,6 +25,24 @@ export function which(name, skip = () => false) {
   return null;
 }
 
+/**
+ * logrotate: on PATH, else in the sbin beside a bin that is (Debian leaves /usr/sbin, where the
+ * package puts it, off the PATH of users other than root). Its path, or null.
+ */
+export function logrotateBin() {
+  const onPath = which('logrotate');
+  if (onPath) return onPath;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir.endsWith('/bin')) continue;
+    const candidate = join(dirname(dir), 'sbin', 'logrotate');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {}
+  }
+  return null;
+}
+
 /** A pm2 on PATH that is not this package's own (`npm run` puts node_modules/.bin first). */
 export function globalPm2() {
   return which('pm2', (path) => path.startsWith(join(packageRoot, 'node_modules')));
@@ -103,6 +121,13 @@ export const systemDeps = [
     usedBy: 'the load generator of npm run bench',
     tests: false,
     missing: onPath('wrk'),
+  },
+  {
+    name: 'logrotate',
+    apt: 'logrotate',
+    usedBy: "capping pm2's log files: test/pm2/logrotate (deploy/pm2/logrotate.conf)",
+    tests: true,
+    missing: () => (logrotateBin() ? null : 'not on PATH (nor in /usr/sbin)'),
   },
   {
     name: 'docker',

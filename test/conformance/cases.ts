@@ -458,6 +458,35 @@ export const cases: ConformanceCase[] = [
     },
   },
   {
+    name: "a worker's 103 Early Hints before its answer",
+    backends: [
+      {
+        kind: 'raw',
+        answer: {
+          informational: ['HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style'],
+          delay: 200,
+        },
+      },
+    ],
+    differs: {
+      gatehouse: 'relayed to an HTTP/1.1 client as it comes, then the 200',
+      nginx:
+        'taken for the final answer (nginx knows Early Hints from 1.29 on): the 103 goes out with nginx’s headers, then the worker’s real 200 follows as raw bytes, its head untouched by nginx',
+    },
+    async check(env) {
+      const response = await send(env, {});
+      const text = response.raw.toString('latin1');
+      const [hints = '', final = ''] = text.split(/(?=HTTP\/1\.1 200 )/);
+      assert.equal(response.status, 200, describe(response));
+      assert.match(hints, /^HTTP\/1\.1 103 Early Hints\r\n/, describe(response));
+      assert.match(hints, /\r\nLink: <\/style\.css>; rel=preload; as=style\r\n/i, describe(response));
+      // Our proxy relays the 103 and then makes the final answer as always (its request id
+      // included); nginx 1.22 has made its answer of the 103 and passes the 200 through as body.
+      const finalHeadByFront = /\r\nX-Request-Id: /i.test(final.split('\r\n\r\n')[0] ?? '');
+      assert.equal(finalHeadByFront, byFront(env, { gatehouse: true, nginx: false }), describe(response));
+    },
+  },
+  {
     name: 'with one backend down no request fails',
     backends: [{ kind: 'down' }, { kind: 'raw' }],
     async check(env) {

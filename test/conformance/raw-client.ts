@@ -54,7 +54,9 @@ export function exchange(
         const rest = raw.subarray(at);
         let parsed: ReturnType<typeof readMessage>;
         try {
-          parsed = readMessage(rest, { response: true, closed, noBody: method === 'HEAD' });
+          // A 1xx head has no body (RFC 9110 §15.2), whatever its fields say.
+          const informational = /^HTTP\/1\.[01] 1\d\d /.test(rest.subarray(0, 16).toString('latin1'));
+          parsed = readMessage(rest, { response: true, closed, noBody: method === 'HEAD' || informational });
         } catch (err) {
           finish(err as Error);
           return;

@@ -21,6 +21,8 @@ export interface LoadResult {
   bytes: number;
   /** The front's X-Request-Id, once the head came: the key to its log lines about this request. */
   requestId?: string;
+  /** When it ended (Date.now()): how long a run of failures lasted. */
+  endedAt: number;
 }
 
 /** What a failed request tells about the front, by what the client had received. */
@@ -92,7 +94,7 @@ function observe(
             : bodyBytes === 0
               ? 'head'
               : 'part of the body';
-      const result: LoadResult = { method, status, received, bytes };
+      const result: LoadResult = { method, status, received, bytes, endedAt: Date.now() };
       if (error) result.error = error;
       if (requestId) result.requestId = requestId;
       resolve(result);
@@ -323,10 +325,14 @@ export function summarize(results: readonly LoadResult[]): LoadReport {
   return report;
 }
 
-/** One line for the test output: what ran and what failed. */
+/** A count as the report prints it: 2,345. */
+export const count = (n: number): string => n.toLocaleString('en-US');
+
+/** One line for the test output: what ran and what failed, `what: 0 of 2,345 failed (GET 0 of 1,172, POST 0 of 1,173)`. */
 export function describeLoad(what: string, report: LoadReport): string {
   const kinds = Object.entries(report.failures)
     .map(([k, n]) => `${k}: ${n}`)
     .join(', ');
-  return `${what}: ${report.failed} failed of ${report.total} requests (GET ${report.get.failed}/${report.get.total}, POST ${report.post.failed}/${report.post.total})${kinds ? ` — ${kinds}` : ''}`;
+  const of = (part: { failed: number; total: number }) => `${count(part.failed)} of ${count(part.total)}`;
+  return `${what}: ${of(report)} failed (GET ${of(report.get)}, POST ${of(report.post)})${kinds ? ` — ${kinds}` : ''}`;
 }

@@ -9,6 +9,7 @@ import { PROXY_APP, WORKER_APP } from '../../deploy/pm2/ecosystem.js';
 import type { StatusSnapshot } from '../../stack/status.js';
 import { childEnv, collectLines, type LogLine } from './child.js';
 import { failureKind, type LoadResult } from './load.js';
+import { waitFor } from './wait.js';
 
 /** The local pm2 CLI (node_modules), never a global one. */
 export const pm2Bin = join(packageRoot, 'node_modules', 'pm2', 'bin', 'pm2');
@@ -92,8 +93,8 @@ export interface Pm2Sandbox {
   logs(): string;
   /** The proxy's JSON log lines so far (its stdout as pm2 kept it), oldest first. */
   proxyLog(): LogLine[];
-  /** Each failed request of a load, what it had received, and what the proxy logged about it. */
-  explain(failed: readonly LoadResult[]): string;
+  /** Each failed request of a load (the first `limit`, 20 by default), what it had received, and what the proxy logged about it. */
+  explain(failed: readonly LoadResult[], limit?: number): string;
   /** `pm2 kill`, then SIGKILL for whatever survived, and the temp dir removed. Safe to call twice. */
   destroy(): Promise<void>;
 }
@@ -102,6 +103,11 @@ export interface SandboxOptions {
   /** Config document merged over the default; listen, status and worker ports are filled in. */
   config?: Record<string, unknown>;
   workers?: number;
+  /**
+   * Keep ports free for this many workers in all (default `workers`): `pm2 scale` starts instances
+   * with the next NODE_APP_INSTANCE numbers, and they listen on workers.port + instance.
+   */
+  maxWorkers?: number;
 }
 
 /**
@@ -112,7 +118,7 @@ export async function createPm2Sandbox(options: SandboxOptions = {}): Promise<Pm
   const workers = options.workers ?? 2;
   const dir = mkdtempSync(join(tmpdir(), 'gh-pm2-'));
   // One block for all: the proxy, its status listener, then the workers (worker i on workerPort + i).
-  const listenPort = await freePortRange(workers + 2);
+  const listenPort = await freePortRange(Math.max(workers, options.maxWorkers ?? 0) + 2);
   const statusPort = listenPort + 1;
   const workerPort = listenPort + 2;
   const configFile = join(dir, 'gatehouse.yaml');
@@ -189,9 +195,11 @@ export async function createPm2Sandbox(options: SandboxOptions = {}): Promise<Pm
     return lines;
   }
 
-  function explain(failed: readonly LoadResult[]): string {
+  function explain(failed: readonly LoadResult[], limit = 20): string {
     const log = proxyLog();
+    const rest = failed.length - limit;
     return failed
+      .slice(0, limit)
       .map((r) => {
         const lines = r.requestId ? log.filter((line) => line.requestId === r.requestId) : [];
         return [
@@ -199,6 +207,7 @@ export async function createPm2Sandbox(options: SandboxOptions = {}): Promise<Pm
           ...lines.map((line) => `  proxy: ${JSON.stringify(line)}`),
         ].join('\n');
       })
+      .concat(rest > 0 ? [`(${rest} more)`] : [])
       .join('\n');
   }
 
@@ -291,10 +300,54 @@ export async function fetchStatus(statusUrl: string): Promise<StatusSnapshot | n
   }
 }
 
-/** Polls `probe` until it returns something truthy; throws with `what` after `timeout` ms. */
-import { waitFor } from './wait.js';
-
 export { waitFor };
+
+/** pm2's processes of one app, by pm_id. */
+export function byId(processes: Pm2Process[], name: string): Map<number, Pm2Process> {
+  return new Map(processes.filter((p) => p.name === name).map((p) => [p.pm_id, p]));
+}
+
+/**
+ * What keeps `now` (pm2's list) from showing every process of `before` replaced: a new pid,
+ * online, restarted exactly once more than before. Null when nothing does.
+ */
+export function notReplaced(before: Map<number, Pm2Process>, now: readonly Pm2Process[]): string | null {
+  const current = new Map(now.map((p) => [p.pm_id, p]));
+  const done = [...before].every(([id, old]) => {
+    const p = current.get(id);
+    return (
+      p &&
+      p.pid > 0 &&
+      p.pid !== old.pid &&
+      p.pm2_env.status === 'online' &&
+      p.pm2_env.restart_time === old.pm2_env.restart_time + 1
+    );
+  });
+  if (done) return null;
+  const state = (p: Pm2Process | undefined) =>
+    p ? `${p.pm2_env.status} pid ${p.pid} restarts ${p.pm2_env.restart_time}` : 'gone';
+  return [...before]
+    .map(([id, old]) => `pm_id ${id}: was ${state(old)}, now ${state(current.get(id))}`)
+    .join('; ');
+}
+
+/** Waits until every process of `before` is replaced (see notReplaced, whose answer is the error). */
+export async function replaced(
+  sb: Pm2Sandbox,
+  name: string,
+  before: Map<number, Pm2Process>,
+  timeout = 60_000,
+): Promise<void> {
+  await waitFor(
+    `${name} replaced`,
+    async () => {
+      const why = notReplaced(before, await sb.list());
+      if (why) throw new Error(why);
+      return true;
+    },
+    timeout,
+  );
+}
 
 /** Every upstream healthy and in rotation, as the proxy itself sees it. */
 export function allUpstreamsUp(statusUrl: string, count: number): Promise<StatusSnapshot> {
@@ -319,32 +372,6 @@ export async function startStack(sb: Pm2Sandbox, workers: number): Promise<void>
   await sb.waitOnline(WORKER_APP, workers);
   await sb.waitOnline(PROXY_APP, 1);
   await allUpstreamsUp(sb.statusUrl, workers);
-}
-
-/** pm2's processes of one app, by pm_id. */
-export function byId(processes: Pm2Process[], name: string): Map<number, Pm2Process> {
-  return new Map(processes.filter((p) => p.name === name).map((p) => [p.pm_id, p]));
-}
-
-/** Waits until every process of `name` runs a new pid, online, each restarted once more than before. */
-export async function replaced(sb: Pm2Sandbox, name: string, before: Map<number, Pm2Process>): Promise<void> {
-  await waitFor(
-    `${name} replaced`,
-    async () => {
-      const now = byId(await sb.list(), name);
-      return [...before].every(([id, old]) => {
-        const p = now.get(id);
-        return (
-          p &&
-          p.pid > 0 &&
-          p.pid !== old.pid &&
-          p.pm2_env.status === 'online' &&
-          p.pm2_env.restart_time === old.pm2_env.restart_time + 1
-        );
-      });
-    },
-    60_000,
-  );
 }
 
 process.once('exit', () => {

@@ -123,6 +123,8 @@ export type RawAnswer =
       headers?: Record<string, string>;
       delay?: number;
       close?: boolean;
+      /** Informational heads (`HTTP/1.1 103 Early Hints` + fields) written before the delay. */
+      informational?: readonly string[];
       /**
        * Only the head and the first `bodyBytes` of the body go out; then the backend closes its end
        * (what the kernel does for a worker killed with SIGKILL) or goes silent, the connection open.
@@ -240,6 +242,7 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
       return;
     }
     const { status = 200, body = `${name}\n`, headers = {}, delay = 0, close = false, cut } = chosen;
+    for (const informational of chosen.informational ?? []) socket.write(`${informational}\r\n\r\n`);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     if (socket.destroyed) return;
     const bytes = serialize(status, Buffer.isBuffer(body) ? body : Buffer.from(body), headers, close);

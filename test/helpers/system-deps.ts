@@ -11,7 +11,7 @@ const catalogue: typeof import('../../scripts/system-deps.js') = await import(
 );
 
 export type { SystemDepName };
-export const { which, globalPm2, composeCommand } = catalogue;
+export const { which, globalPm2, composeCommand, logrotateBin } = catalogue;
 
 /** Why one of the named programs is not usable here (one line, with the fix), or null when all are. */
 export function missing(...names: SystemDepName[]): string | null {

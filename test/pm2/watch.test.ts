@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { packageRoot } from '../../config/index.js';
 import { PROXY_APP, WORKER_APP } from '../../deploy/pm2/ecosystem.js';
 import { describeLoad, loadDuring } from '../helpers/load.js';
-import { allUpstreamsUp, createPm2Sandbox, ecosystemFile, type Pm2Sandbox, waitFor } from '../helpers/pm2.js';
+import { allUpstreamsUp, createPm2Sandbox, type Pm2Sandbox, waitFor } from '../helpers/pm2.js';
 
 /** The user's app: the sample site plus GET /version, so a test can tell old code from new. */
 function writeApp(file: string, version: number): void {
@@ -42,7 +42,8 @@ describe('pm2 development profile: a code change restarts the workers one by one
     // The daemon's setting (what `gatehouse up` sets): pm2's watcher restarts instances this many at
     // a time, and by default that is two — the whole pool at once.
     sb.env.PM2_CONCURRENT_ACTIONS = '1';
-    const started = await sb.pm2(['start', ecosystemFile, '--env', 'development']);
+    // As users type it (README): in the package root, where sb.pm2 runs pm2.
+    const started = await sb.pm2(['start', 'ecosystem.config.cjs', '--env', 'development']);
     assert.equal(started.code, 0, `${started.stdout}\n${started.stderr}`);
     await sb.waitOnline(WORKER_APP, 2);
     await sb.waitOnline(PROXY_APP, 1);
@@ -76,8 +77,12 @@ describe('pm2 development profile: a code change restarts the workers one by one
         },
         60_000,
       );
+      // Settled: the proxy has both back in its pool (then a second more of load).
+      await allUpstreamsUp(sb.statusUrl, 2);
     });
-    t.diagnostic(describeLoad('code change in development (pm2 watch)', report));
+    t.diagnostic(
+      describeLoad('pm2 start ecosystem.config.cjs --env development, then a code change', report),
+    );
     assert.ok(report.get.total > 0 && report.post.total > 0, 'GETs and POSTs ran');
     assert.equal(report.failed, 0, `${sb.explain(report.failedResults)}\n${sb.logs()}`);
     // Round robin over two workers: two answers in a row come from both.

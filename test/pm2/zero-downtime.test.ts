@@ -19,7 +19,9 @@ import {
 
 const gatehouse = join(packageRoot, 'bin', 'gatehouse.js');
 
-describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 240_000 }, () => {
+describe('pm2 runs the stack: a crash loses only what was on the crashed worker; gatehouse status', {
+  timeout: 240_000,
+}, () => {
   let sb: Pm2Sandbox;
 
   before(async () => {
@@ -56,32 +58,6 @@ describe('pm2 runs the stack: reloads and a crash lose no request', { timeout: 2
         ),
       );
     }
-  });
-
-  test('pm2 reload gatehouse-worker under load replaces every worker and no request fails', async (t) => {
-    await allUpstreamsUp(sb.statusUrl, 2);
-    const before = byId(await sb.list(), WORKER_APP);
-    const { report } = await loadDuring(sb.proxyUrl, async () => {
-      const reload = await sb.pm2(['reload', WORKER_APP]);
-      assert.equal(reload.code, 0, reload.stderr);
-      await replaced(sb, WORKER_APP, before);
-    });
-    t.diagnostic(describeLoad('pm2 reload gatehouse-worker', report));
-    assert.ok(report.get.total > 0 && report.post.total > 0, 'GETs and POSTs ran');
-    assert.equal(report.failed, 0, `${sb.explain(report.failedResults)}\n${sb.logs()}`);
-  });
-
-  test('pm2 reload gatehouse-proxy under load starts a new proxy beside the old one and no request fails', async (t) => {
-    await allUpstreamsUp(sb.statusUrl, 2);
-    const before = byId(await sb.list(), PROXY_APP);
-    const { report } = await loadDuring(sb.proxyUrl, async () => {
-      const reload = await sb.pm2(['reload', PROXY_APP]);
-      assert.equal(reload.code, 0, reload.stderr);
-      await replaced(sb, PROXY_APP, before);
-    });
-    t.diagnostic(describeLoad('pm2 reload gatehouse-proxy', report));
-    assert.ok(report.get.total > 0 && report.post.total > 0, 'GETs and POSTs ran');
-    assert.equal(report.failed, 0, `${sb.explain(report.failedResults)}\n${sb.logs()}`);
   });
 
   test('kill -9 of a worker mid-load: pm2 restarts it; only requests on it fail — 502 before their response began, cut off after', async (t) => {

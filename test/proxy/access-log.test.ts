@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -28,6 +28,13 @@ async function linesOf(path: string, count: number): Promise<string[]> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return lines;
+}
+
+/** A path in a temp directory of its own, removed after the test. */
+function tempFile(t: { after(fn: () => void): void }, name = 'access.log'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-access-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, name);
 }
 
 function entry(overrides: Partial<AccessEntry> = {}): AccessEntry {
@@ -169,9 +176,7 @@ describe('createAccessLog', () => {
   });
 
   test('writes formatted lines to the file, in order, and closes', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-access-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const path = join(dir, 'logs', 'access.log');
+    const path = tempFile(t, join('logs', 'access.log'));
     const log = createAccessLog({ format: 'json', path });
     assert.ok(log);
     for (let i = 0; i < 3; i++) log.write(entry({ url: `/n${i}` }));
@@ -185,9 +190,7 @@ describe('createAccessLog', () => {
   });
 
   test("combined lines in the file are the formatter's bytes", async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-access-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const path = join(dir, 'access.log');
+    const path = tempFile(t);
     const log = createAccessLog({ format: 'combined', path });
     assert.ok(log);
     log.write(entry({ userAgent: 'agent/1.0' }));
@@ -195,6 +198,26 @@ describe('createAccessLog', () => {
     const text = (await linesOf(path, 1)).join('\n');
     log.close();
     assert.match(`${text}\n`, /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/ HTTP\/1\.1" 200 6 "-" "agent\/1\.0"\n$/);
+  });
+
+  test('reopen(): lines still buffered go to the renamed file, later ones to a new file at the path', async (t) => {
+    const path = tempFile(t);
+    const log = createAccessLog({ format: 'json', path });
+    assert.ok(log);
+    log.write(entry({ url: '/written' }));
+    log.flush();
+    await linesOf(path, 1);
+    // Under 4 KiB and within the second: these two are still in memory when the file is renamed.
+    log.write(entry({ url: '/held-1' }));
+    log.write(entry({ url: '/held-2' }));
+    renameSync(path, `${path}.1`);
+    log.reopen();
+    log.write(entry({ url: '/new' }));
+    log.close();
+    const uris = async (file: string, count: number) =>
+      (await linesOf(file, count)).map((l) => (JSON.parse(l) as { uri: string }).uri);
+    assert.deepEqual(await uris(`${path}.1`, 3), ['/written', '/held-1', '/held-2']);
+    assert.deepEqual(await uris(path, 1), ['/new']);
   });
 
   test('to a terminal each request is one readable line (method, path, status, time, worker), whatever the format', () => {

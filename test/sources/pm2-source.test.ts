@@ -93,6 +93,24 @@ describe('createPm2Source', () => {
     assert.deepEqual(snapshots.at(-1), ['127.0.0.1:9000', '127.0.0.1:9001']);
   });
 
+  test('a drain that would empty the pool waits for the re-list (the next worker came online meanwhile)', async (t) => {
+    const { snapshots, pm2, clock } = await startSource(t, (p) => p.setProcesses([worker(0), worker(1)]));
+    // pm2 reload: worker 0 drains and leaves...
+    pm2.emit({ kind: 'draining', name: 'gatehouse-worker', pmId: 0, pid: 1000 });
+    assert.deepEqual(snapshots.at(-1), ['127.0.0.1:9001']);
+    // ...its replacement says ready, and pm2 at once stops worker 1, before any re-list answered.
+    pm2.setProcesses([worker(0, 0, { pid: 2000 }), worker(1)]);
+    pm2.emit({ kind: 'process', event: 'online', name: 'gatehouse-worker', pmId: 0 });
+    pm2.emit({ kind: 'draining', name: 'gatehouse-worker', pmId: 1, pid: 1001 });
+    assert.deepEqual(snapshots.at(-1), ['127.0.0.1:9001'], 'not emptied from the stale list');
+    await relist(clock);
+    assert.deepEqual(snapshots.at(-1), ['127.0.0.1:9000']);
+    assert.ok(
+      snapshots.every((s) => s.length > 0),
+      JSON.stringify(snapshots),
+    );
+  });
+
   test('events of other apps and bursts of events: one re-list per burst, none for others', async (t) => {
     const { pm2, clock } = await startSource(t, (p) => p.setProcesses([worker(0)]));
     pm2.emit({ kind: 'process', event: 'online', name: 'gatehouse-proxy', pmId: 5 });

@@ -152,7 +152,11 @@ export function createPm2Source(
       const pid = event.pid ?? proc?.pid ?? 0;
       leaving.add(processKey(event.pmId, pid));
       // Rebuilt from the last list at once: every ms counts between the signal and the refusal.
-      publish();
+      // Unless that would leave nobody: the last list may predate a worker that came online a
+      // moment ago (a reload stops the next worker right after the previous one said ready), and
+      // a draining worker still answers on its open connections. Then the re-list decides.
+      if (snapshot().servers.length > 0) publish();
+      scheduleRelist();
       return;
     }
     if (event.event === 'exit') {
@@ -179,14 +183,13 @@ export function createPm2Source(
     return looping;
   }
 
+  function snapshot(): ReturnType<typeof pm2Snapshot> {
+    return pm2Snapshot(listed ?? [], { ...config, ...defaults, leaving, crashLooping: crashLooping() });
+  }
+
   function publish(): void {
     if (!deliver || listed === null) return;
-    const { servers, skipped } = pm2Snapshot(listed, {
-      ...config,
-      ...defaults,
-      leaving,
-      crashLooping: crashLooping(),
-    });
+    const { servers, skipped } = snapshot();
     report(skipped);
     delivery.deliver(deliver, servers);
   }
