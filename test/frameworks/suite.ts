@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { packageRoot } from '../../config/index.js';
-import { describeLoad, loadDuring, startSlowPost } from '../helpers/load.js';
+import { describeLoad, explainFailures, loadDuring, startSlowPost } from '../helpers/load.js';
 import { fetchStatus, waitFor } from '../helpers/pm2.js';
 import { type InProcessProxy, json, request, servers, startProxy } from '../helpers/proxy.js';
 import { assertEchoes } from '../helpers/websocket.js';
@@ -208,7 +208,7 @@ export function frameworkSuite({ framework, title, earlyHints }: FrameworkCase):
       t.diagnostic(describeLoad(`SIGTERM to the ${title} worker on ${target.address}`, report));
       assert.deepEqual(exit, { code: 0, signal: null }, victim.stderr());
       assert.ok(report.get.total > 0 && report.post.total > 0, 'GETs and POSTs ran');
-      assert.equal(report.failed, 0, JSON.stringify(report.failures));
+      assert.equal(report.failed, 0, explainFailures(report.failedResults, proxy.logs));
       const results = await Promise.all(held.map((post) => post.result));
       assert.deepEqual(
         results.filter((r) => r.error),

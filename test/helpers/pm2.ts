@@ -8,7 +8,7 @@ import { packageRoot } from '../../config/index.js';
 import { PROXY_APP, WORKER_APP } from '../../deploy/pm2/ecosystem.js';
 import type { StatusSnapshot } from '../../stack/status.js';
 import { childEnv, collectLines, type LogLine } from './child.js';
-import { failureKind, type LoadResult } from './load.js';
+import { explainFailures, type LoadResult } from './load.js';
 import { waitFor } from './wait.js';
 
 /** The local pm2 CLI (node_modules), never a global one. */
@@ -196,19 +196,7 @@ export async function createPm2Sandbox(options: SandboxOptions = {}): Promise<Pm
   }
 
   function explain(failed: readonly LoadResult[], limit = 20): string {
-    const log = proxyLog();
-    const rest = failed.length - limit;
-    return failed
-      .slice(0, limit)
-      .map((r) => {
-        const lines = r.requestId ? log.filter((line) => line.requestId === r.requestId) : [];
-        return [
-          `${r.method} ${failureKind(r)}, ${r.bytes} response bytes, request id ${r.requestId ?? '(none came)'}`,
-          ...lines.map((line) => `  proxy: ${JSON.stringify(line)}`),
-        ].join('\n');
-      })
-      .concat(rest > 0 ? [`(${rest} more)`] : [])
-      .join('\n');
+    return explainFailures(failed, proxyLog(), limit);
   }
 
   let destroyed: Promise<void> | null = null;
