@@ -10,6 +10,7 @@ import { WebSocket } from 'ws';
 import { packageRoot } from '../../config/index.js';
 import { parseWorkerHeader, WORKER_HEADER } from '../../stack/worker-identity.js';
 import { freePort } from '../helpers/net.js';
+import { assertEchoes } from '../helpers/websocket.js';
 import {
   gatehouseBin,
   startWorker,
@@ -225,14 +226,7 @@ describe('the sample site served by a worker process', { timeout: 60_000 }, () =
     const ws = new WebSocket(url('/ws').replace('http', 'ws'));
     t.after(() => ws.terminate());
     await once(ws, 'open');
-    ws.send('hello');
-    const [text, textIsBinary] = await once(ws, 'message');
-    assert.equal(String(text), 'hello');
-    assert.equal(textIsBinary, false);
-    ws.send(Buffer.from([0, 1, 2, 255]));
-    const [binary, binaryIsBinary] = await once(ws, 'message');
-    assert.deepEqual([...(binary as Buffer)], [0, 1, 2, 255]);
-    assert.equal(binaryIsBinary, true);
+    await assertEchoes(ws, 'hello');
   });
 
   test('a WebSocket upgrade on another path is answered 404', async () => {

@@ -1,6 +1,7 @@
 import { Agent, type ClientRequest, request } from 'node:http';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { LogLine } from './child.js';
 
 /**
  * How far the response had come when a request ended: a failure is judged by what the client had
@@ -232,6 +233,8 @@ export interface LoadDuringOptions {
   settle?: number;
   /** The load stops by itself after this many ms in any case. */
   cap?: number;
+  /** Concurrent client connections (startLoad's default when omitted). */
+  connections?: number;
 }
 
 /**
@@ -241,9 +244,9 @@ export interface LoadDuringOptions {
 export async function loadDuring<T>(
   url: string,
   operation: () => Promise<T>,
-  { warmup = 1000, cooldown = 1000, settle = 50, cap = 60_000 }: LoadDuringOptions = {},
+  { warmup = 1000, cooldown = 1000, settle = 50, cap = 60_000, connections }: LoadDuringOptions = {},
 ): Promise<{ report: LoadReport; value: T }> {
-  const load = startLoad({ url, duration: cap });
+  const load = startLoad({ url, duration: cap, ...(connections ? { connections } : {}) });
   let finished = false;
   void load.done.then(() => {
     finished = true;
@@ -333,4 +336,27 @@ export function describeLoad(what: string, report: LoadReport): string {
     .join(', ');
   const of = (part: { failed: number; total: number }) => `${count(part.failed)} of ${count(part.total)}`;
   return `${what}: ${of(report)} failed (GET ${of(report.get)}, POST ${of(report.post)})${kinds ? ` — ${kinds}` : ''}`;
+}
+
+/**
+ * Each failed request (the first `limit`), what it had received, and the lines the proxy logged
+ * about it (its log, found by the request id the client got).
+ */
+export function explainFailures(
+  failed: readonly LoadResult[],
+  proxyLog: readonly LogLine[],
+  limit = 20,
+): string {
+  const rest = failed.length - limit;
+  return failed
+    .slice(0, limit)
+    .map((r) => {
+      const lines = r.requestId ? proxyLog.filter((line) => line.requestId === r.requestId) : [];
+      return [
+        `${r.method} ${failureKind(r)}, ${r.bytes} response bytes, request id ${r.requestId ?? '(none came)'}`,
+        ...lines.map((line) => `  proxy: ${JSON.stringify(line)}`),
+      ].join('\n');
+    })
+    .concat(rest > 0 ? [`(${rest} more)`] : [])
+    .join('\n');
 }

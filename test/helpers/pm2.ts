@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../../config/index.js';
+import { PROXY_APP, WORKER_APP } from '../../deploy/pm2/ecosystem.js';
 import type { StatusSnapshot } from '../../stack/status.js';
 import { childEnv, collectLines, type LogLine } from './child.js';
-import { failureKind, type LoadResult } from './load.js';
+import { explainFailures, type LoadResult } from './load.js';
 import { waitFor } from './wait.js';
 
 /** The local pm2 CLI (node_modules), never a global one. */
@@ -195,19 +196,7 @@ export async function createPm2Sandbox(options: SandboxOptions = {}): Promise<Pm
   }
 
   function explain(failed: readonly LoadResult[], limit = 20): string {
-    const log = proxyLog();
-    const rest = failed.length - limit;
-    return failed
-      .slice(0, limit)
-      .map((r) => {
-        const lines = r.requestId ? log.filter((line) => line.requestId === r.requestId) : [];
-        return [
-          `${r.method} ${failureKind(r)}, ${r.bytes} response bytes, request id ${r.requestId ?? '(none came)'}`,
-          ...lines.map((line) => `  proxy: ${JSON.stringify(line)}`),
-        ].join('\n');
-      })
-      .concat(rest > 0 ? [`(${rest} more)`] : [])
-      .join('\n');
+    return explainFailures(failed, proxyLog(), limit);
   }
 
   let destroyed: Promise<void> | null = null;
@@ -358,6 +347,19 @@ export function allUpstreamsUp(statusUrl: string, count: number): Promise<Status
       ? snapshot
       : null;
   });
+}
+
+/**
+ * `pm2 start ecosystem.config.cjs --env production` in the sandbox; resolves once its `workers`
+ * workers and the proxy are online and the proxy has every worker up.
+ */
+export async function startStack(sb: Pm2Sandbox, workers: number): Promise<void> {
+  const started = await sb.pm2(['start', ecosystemFile, '--env', 'production']);
+  if (started.code !== 0)
+    throw new Error(`pm2 start failed (${started.code}):\n${started.stdout}\n${started.stderr}`);
+  await sb.waitOnline(WORKER_APP, workers);
+  await sb.waitOnline(PROXY_APP, 1);
+  await allUpstreamsUp(sb.statusUrl, workers);
 }
 
 process.once('exit', () => {

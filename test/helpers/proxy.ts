@@ -237,13 +237,19 @@ export interface RequestOptions {
   headers?: Record<string, string | string[]>;
   body?: string | Buffer;
   timeout?: number;
+  /**
+   * The address to connect from: another loopback address (127.0.0.2) is a client the far end
+   * can tell apart from one on 127.0.0.1. The system picks one when omitted.
+   */
+  localAddress?: string;
 }
 
 /** One request on a fresh connection (no agent), body read to the end. */
 export function request(port: number, options: RequestOptions = {}): Promise<HttpResult> {
-  const { method = 'GET', path = '/', headers = {}, body, timeout = 15_000 } = options;
+  const { method = 'GET', path = '/', headers = {}, body, timeout = 15_000, localAddress } = options;
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+    const target = { host: '127.0.0.1', port, method, path, headers, agent: false, localAddress };
+    const req = httpRequest(target, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);

@@ -8,11 +8,11 @@ import {
   allUpstreamsUp,
   byId,
   createPm2Sandbox,
-  ecosystemFile,
   fetchStatus,
   type Pm2Sandbox,
   replaced,
   run,
+  startStack,
   waitFor,
   workerPortOf,
 } from '../helpers/pm2.js';
@@ -30,11 +30,7 @@ describe('pm2 runs the stack: a crash loses only what was on the crashed worker;
       // Quiet logs keep a loaded CI box busy with requests, not with writing log files.
       config: { access_log: { path: 'off' }, log_level: 'warn' },
     });
-    const started = await sb.pm2(['start', ecosystemFile, '--env', 'production']);
-    assert.equal(started.code, 0, `${started.stdout}\n${started.stderr}`);
-    await sb.waitOnline(WORKER_APP, 2);
-    await sb.waitOnline(PROXY_APP, 1);
-    await allUpstreamsUp(sb.statusUrl, 2);
+    await startStack(sb, 2);
   });
 
   // The daemon and everything it started go, pass or fail.
