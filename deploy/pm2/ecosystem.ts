@@ -62,6 +62,10 @@ export function createEcosystem(config: Config, options: EcosystemOptions = {}):
     script,
     args: ['worker'],
     cwd: root,
+    // The Node that runs gatehouse up (or pm2's CLI), as the proxy's cluster mode gets it: pm2 would
+    // start a fork-mode .js with the first `node` on PATH, which may lack what this one has (type
+    // stripping for a .ts app).
+    interpreter: process.execPath,
     exec_mode: 'fork',
     instances: workers.count,
     // Worker i listens on workers.port + NODE_APP_INSTANCE, which pm2 keeps through every

@@ -59,6 +59,11 @@ describe('createEcosystem', () => {
       assert.equal(worker.env.GATEHOUSE_WORKER_PORT_BASE, '9100');
       assert.equal(worker.env.HOST, '127.0.0.2');
       assert.equal(worker.script, join(packageRoot, 'bin', 'gatehouse.js'));
+      assert.equal(
+        worker.interpreter,
+        process.execPath,
+        'the Node that runs gatehouse up, not the first on PATH',
+      );
       assert.deepEqual(worker.args, ['worker']);
       assert.equal(worker.max_memory_restart, '300M');
     });
