@@ -126,6 +126,11 @@ export async function buildIfStale(
   log: (line: string) => void,
   output: NodeJS.WritableStream,
 ): Promise<BuildResult> {
+  // gatehouse installed as a dependency ships compiled, without its sources or tsconfig.json.
+  if (!existsSync(join(root, 'tsconfig.json'))) {
+    log('gatehouse: an installed package (no tsconfig.json), not compiling');
+    return { action: 'skipped' };
+  }
   const layout = readBuildLayout(root);
   // tsc writes its output even when it finds errors: without this mark the next start would
   // find everything newer than the sources and run code that does not type-check.

@@ -87,6 +87,15 @@ describe('is the build up to date (what lets npm start skip tsc)', () => {
     assert.equal(staleSource(readBuildLayout(p.root)), 'tsconfig.json');
   });
 
+  test('an installed package (compiled, no tsconfig.json): nothing to compile, and says so', async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'gh-installed-'));
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    const lines: string[] = [];
+    const result = await buildIfStale(root, (line) => lines.push(line), new PassThrough());
+    assert.deepEqual(result, { action: 'skipped' });
+    assert.deepEqual(lines, ['gatehouse: an installed package (no tsconfig.json), not compiling']);
+  });
+
   test('compiles when stale and says so; a second run with nothing changed skips tsc; a failed build is not skipped', async (t) => {
     const p = project();
     t.after(p.remove);
