@@ -6,6 +6,7 @@ import { createLogger } from '../process/logger.js';
 import { DRAINING_MESSAGE, tellPm2 } from '../stack/pm2-bus.js';
 import { type GatewayApp, toGatewayApp } from './gateway.js';
 import { createSite } from './site/index.js';
+import { typeScriptLoadError } from './typescript.js';
 import { createWorker } from './worker.js';
 
 export interface RunWorkerOptions {
@@ -15,9 +16,20 @@ export interface RunWorkerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Loads an app module: its default export, or a named `app` export. */
+/**
+ * Loads an app module: its default export, or a named `app` export. A relative path is taken from
+ * the working directory (the project folder under `gatehouse up` and pm2). A TypeScript module runs
+ * where Node strips types; elsewhere the error says so, and what to do, instead of Node's
+ * "Unknown file extension".
+ */
 export async function loadApp(modulePath: string): Promise<GatewayApp> {
-  const mod = (await import(pathToFileURL(resolve(modulePath)).href)) as { default?: unknown; app?: unknown };
+  const path = resolve(modulePath);
+  let mod: { default?: unknown; app?: unknown };
+  try {
+    mod = (await import(pathToFileURL(path).href)) as typeof mod;
+  } catch (err) {
+    throw typeScriptLoadError(path, err) ?? err;
+  }
   return toGatewayApp(mod.default ?? mod.app);
 }
 
@@ -39,9 +51,17 @@ export async function runWorker({ config, appModule, env = process.env }: RunWor
     process.exit(1);
   });
   const modulePath = appModule ?? config.workers.app;
-  const app = modulePath
-    ? await loadApp(modulePath)
-    : createSite({ diagnostics: config.workers.diagnostics, bodyLimit: config.workers.bodyLimit });
+  let app: GatewayApp;
+  try {
+    app = modulePath
+      ? await loadApp(modulePath)
+      : createSite({ diagnostics: config.workers.diagnostics, bodyLimit: config.workers.bodyLimit });
+  } catch (err) {
+    // Before anything listens: one line (the reason in err.message) that `gatehouse up` and pm2's
+    // logs show, and exit 1. pm2 restarts it, and it fails the same way: a crash loop to fix.
+    logger.fatal({ err, app: modulePath }, 'cannot load the app; exiting');
+    process.exit(1);
+  }
   const worker = createWorker({
     app,
     logger,

@@ -12,6 +12,7 @@ type Register = (program: Command) => void;
 // module of the command it runs: a worker that pm2 starts need not load the proxy, the Docker
 // client and pm2 itself, which took seconds of every start on a busy machine.
 const registrars: [string[], () => Promise<Register>][] = [
+  [['init'], async () => (await import('./init.js')).registerInit],
   [['worker'], async () => (await import('./worker.js')).registerWorker],
   [['check'], async () => (await import('./check.js')).registerCheck],
   [['proxy'], async () => (await import('./proxy.js')).registerProxy],

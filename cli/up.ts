@@ -18,7 +18,7 @@ export function registerUp(program: Command): void {
       'production, or development (workers restart one by one on code changes)',
       'production',
     )
-    .option('--pm2-home <dir>', "this stack's own PM2_HOME", stackPm2Home)
+    .option('--pm2-home <dir>', "this stack's own PM2_HOME", stackPm2Home())
     .option('--no-build', 'do not compile first, even when a source is newer than dist/')
     .action(async (opts: { config?: string; env: string; pm2Home: string; build: boolean }) => {
       if (opts.env !== 'production' && opts.env !== 'development') {
@@ -45,7 +45,7 @@ export function registerUp(program: Command): void {
   program
     .command('down')
     .description('stop a stack `gatehouse up` left running (its terminal was closed without Ctrl-C)')
-    .option('--pm2-home <dir>', "the stack's PM2_HOME", stackPm2Home)
+    .option('--pm2-home <dir>', "the stack's PM2_HOME", stackPm2Home())
     .action(async (opts: { pm2Home: string }) => {
       const code = await runDown(resolve(opts.pm2Home));
       // As for up: pm2's client would keep this process alive after its daemon is gone.

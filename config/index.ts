@@ -2,7 +2,7 @@ export { formatAddress, parseAddress, parseCidr } from './address.js';
 export { ConfigError, type ConfigProblem, formatProblems } from './errors.js';
 export { type LoadOptions, loadConfig, managedByPm2, parseConfig, workerEnv } from './load.js';
 export { type ConfigDoc, mergeConfigDocs } from './merge.js';
-export { defaultConfigFile, packageRoot } from './paths.js';
+export { defaultConfigFile, packageRoot, projectRoot } from './paths.js';
 export { configSchema } from './schema.js';
 export type * from './types.js';
 export { formatDuration, formatSize, parseDuration, parseSize } from './units.js';

@@ -9,6 +9,8 @@ export interface BuildLayout {
   tsconfig: string;
   /** The folders tsc reads (`include`). */
   include: string[];
+  /** Folders inside them tsc leaves out (`exclude`; folder paths, no globs). */
+  exclude: string[];
   rootDir: string;
   outDir: string;
 }
@@ -17,12 +19,14 @@ export function readBuildLayout(root: string): BuildLayout {
   const tsconfig = join(root, 'tsconfig.json');
   const parsed = JSON.parse(readFileSync(tsconfig, 'utf8')) as {
     include?: string[];
+    exclude?: string[];
     compilerOptions?: { rootDir?: string; outDir?: string };
   };
   return {
     root,
     tsconfig,
     include: (parsed.include ?? []).map((dir) => resolve(root, dir)),
+    exclude: (parsed.exclude ?? []).map((dir) => resolve(root, dir)),
     rootDir: resolve(root, parsed.compilerOptions?.rootDir ?? '.'),
     outDir: resolve(root, parsed.compilerOptions?.outDir ?? 'dist'),
   };
@@ -41,7 +45,7 @@ export function staleSource(layout: BuildLayout): string | null {
   const stamp = mtime(stampPath(layout)) ?? 0;
   let oldestOutput = Number.POSITIVE_INFINITY;
   for (const dir of layout.include) {
-    for (const source of typeScriptFiles(dir)) {
+    for (const source of typeScriptFiles(dir, new Set(layout.exclude))) {
       const output = join(layout.outDir, relative(layout.rootDir, source)).replace(/\.ts$/, '.js');
       const built = mtime(output);
       if (built === null || mtime(source)! > Math.max(built, stamp)) return relative(layout.root, source);
@@ -57,8 +61,9 @@ function stampPath(layout: BuildLayout): string {
   return join(layout.outDir, '.build-stamp');
 }
 
-/** Every .ts file below `dir` that tsc turns into a .js (declaration files are not). */
-function typeScriptFiles(dir: string): string[] {
+/** Every .ts file below `dir` that tsc turns into a .js (declaration files and `excluded` folders are not). */
+function typeScriptFiles(dir: string, excluded: ReadonlySet<string>): string[] {
+  if (excluded.has(dir)) return [];
   let entries: import('node:fs').Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
@@ -67,7 +72,7 @@ function typeScriptFiles(dir: string): string[] {
   }
   return entries.flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : typeScriptFiles(path);
+    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : typeScriptFiles(path, excluded);
     return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : [];
   });
 }
@@ -121,6 +126,11 @@ export async function buildIfStale(
   log: (line: string) => void,
   output: NodeJS.WritableStream,
 ): Promise<BuildResult> {
+  // gatehouse installed as a dependency ships compiled, without its sources or tsconfig.json.
+  if (!existsSync(join(root, 'tsconfig.json'))) {
+    log('gatehouse: an installed package (no tsconfig.json), not compiling');
+    return { action: 'skipped' };
+  }
   const layout = readBuildLayout(root);
   // tsc writes its output even when it finds errors: without this mark the next start would
   // find everything newer than the sources and run code that does not type-check.

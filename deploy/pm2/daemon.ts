@@ -1,13 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { packageRoot } from '../../config/index.js';
+import { projectRoot } from '../../config/index.js';
 import { ecosystemPort, INSTANCE_VAR, integerVar, type WorkerVariables } from '../../stack/worker-port.js';
 
 const require = createRequire(import.meta.url);
 
-/** Where `npm start` (gatehouse up) keeps its own pm2: sockets, pid file, logs. Git-ignored. */
-export const stackPm2Home = join(packageRoot, '.pm2');
+/**
+ * Where `npm start` (gatehouse up) keeps its own pm2: sockets, pid file, logs. In the project's
+ * folder (gatehouse's own in a checkout, the user's when installed), to be git-ignored there.
+ */
+export function stackPm2Home(): string {
+  return join(projectRoot(), '.pm2');
+}
 
 /** The local pm2's executables (node_modules), so no global install is needed. */
 export const pm2Dir = dirname(require.resolve('pm2/package.json'));

@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { StartOptions } from 'pm2';
-import { type Config, loadConfig, packageRoot } from '../../config/index.js';
+import { type Config, loadConfig, packageRoot, projectRoot } from '../../config/index.js';
 import { PM2_WORKERS_VAR } from '../../stack/pm2-bus.js';
 import { PORT_BASE_VAR } from '../../stack/worker-port.js';
 
@@ -24,6 +24,11 @@ export interface Ecosystem {
 export interface EcosystemOptions {
   /** The package root: where bin/gatehouse.js and dist/ are (default: this package). */
   root?: string;
+  /**
+   * Where the processes run (default: the project, projectRoot()): a relative `workers.app` and
+   * the app's own relative paths are taken from there. The package root in gatehouse's checkout.
+   */
+  cwd?: string;
   profile?: EcosystemProfile;
 }
 
@@ -50,7 +55,7 @@ const KILL_MARGIN = 5_000;
  * clients would meet a closed port in the gap.
  */
 export function createEcosystem(config: Config, options: EcosystemOptions = {}): Ecosystem {
-  const { root = packageRoot, profile = 'production' } = options;
+  const { root = packageRoot, cwd = projectRoot(), profile = 'production' } = options;
   const script = join(root, 'bin', 'gatehouse.js');
   // The config file travels as an absolute path: pm2 may start the processes from another cwd.
   const shared: Record<string, string> = config.source ? { GATEHOUSE_CONFIG: config.source } : {};
@@ -61,7 +66,11 @@ export function createEcosystem(config: Config, options: EcosystemOptions = {}):
     name: WORKER_APP,
     script,
     args: ['worker'],
-    cwd: root,
+    cwd,
+    // The Node that runs gatehouse up (or pm2's CLI), as the proxy's cluster mode gets it: pm2 would
+    // start a fork-mode .js with the first `node` on PATH, which may lack what this one has (type
+    // stripping for a .ts app).
+    interpreter: process.execPath,
     exec_mode: 'fork',
     instances: workers.count,
     // Worker i listens on workers.port + NODE_APP_INSTANCE, which pm2 keeps through every
@@ -74,14 +83,14 @@ export function createEcosystem(config: Config, options: EcosystemOptions = {}):
     kill_timeout: workers.gracePeriod + KILL_MARGIN,
     max_memory_restart: workers.maxMemory,
     merge_logs: true,
-    ...(development ? watchOptions(config, root) : { watch: false }),
+    ...(development ? watchOptions(config, root, cwd) : { watch: false }),
   };
 
   const proxy: Pm2App = {
     name: PROXY_APP,
     script,
     args: ['proxy'],
-    cwd: root,
+    cwd,
     exec_mode: 'cluster',
     instances: config.instances,
     // The pool follows the worker app's live instances (pm2 scale) unless the config lists servers.
@@ -100,28 +109,35 @@ export function createEcosystem(config: Config, options: EcosystemOptions = {}):
 
 /**
  * What a code change touches: the compiled app, its process plumbing (process/, stack/), config and CLI the workers run, the templates, the
- * config files, and the user's app module's directory. pm2 restarts the workers when one changes.
+ * config files, and the user's app module's directory (every file in it: a .ts module that Node
+ * runs as it is, too). pm2 restarts the workers when one changes. pm2 takes relative paths from
+ * the processes' `cwd`: the package root in a checkout, else the user's project.
  */
-function watchOptions(config: Config, root: string): Partial<Pm2App> {
-  const watched = [
-    'dist/app',
-    'dist/process',
-    'dist/stack',
-    'dist/config',
-    'dist/cli',
-    'app/site/views',
-    'config/default.yaml',
-  ];
+function watchOptions(config: Config, root: string, cwd: string): Partial<Pm2App> {
+  // gatehouse's own code changes while gatehouse is developed, in its checkout; installed in a
+  // project it changes only with an npm install.
+  const watched =
+    cwd === root
+      ? [
+          'dist/app',
+          'dist/process',
+          'dist/stack',
+          'dist/config',
+          'dist/cli',
+          'app/site/views',
+          'config/default.yaml',
+        ]
+      : [];
   const ignored = ['node_modules', 'logs', 'test', '*.log', '**/*.map'];
   if (config.workers.app) {
-    const appDir = dirname(resolve(root, config.workers.app));
-    watched.push(relativeOrAbsolute(root, appDir));
+    const appDir = dirname(resolve(cwd, config.workers.app));
+    watched.push(relativeOrAbsolute(cwd, appDir));
     // The app's own project, when it lives outside this one: its dependencies, logs and tests too.
-    if (isAbsolute(relativeOrAbsolute(root, appDir))) {
+    if (isAbsolute(relativeOrAbsolute(cwd, appDir))) {
       ignored.push(...['node_modules', 'logs', 'test'].map((name) => join(appDir, name)));
     }
   }
-  if (config.source) watched.push(relativeOrAbsolute(root, config.source));
+  if (config.source) watched.push(relativeOrAbsolute(cwd, config.source));
   return {
     watch: [...new Set(watched)],
     ignore_watch: ignored,

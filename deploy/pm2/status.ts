@@ -40,7 +40,8 @@ export function statusUrl(config: Config): string {
 /** Which PM2_HOME to ask when none was given: `gatehouse up`'s if it runs, else pm2's default. */
 export function pickPm2Home(explicit?: string | null): string {
   if (explicit) return explicit;
-  return daemonPid(stackPm2Home) !== null ? stackPm2Home : defaultPm2Home();
+  const home = stackPm2Home();
+  return daemonPid(home) !== null ? home : defaultPm2Home();
 }
 
 /** Asks pm2 and the proxy's status listener at once; either may be down, and says so. */

@@ -132,15 +132,17 @@ export function killOnExit(child: ChildProcess): () => void {
 
 /**
  * `node bin/gatehouse.js ARGS` as a real child process with an IPC channel (as pm2 runs it), its
- * output collected. `tempDir`, if given, is removed once the process is gone.
+ * output collected. `tempDir`, if given, is removed once the process is gone; `cwd` is where it
+ * runs (a relative app module or config file is taken from there).
  */
 export function forkGatehouse(
   args: string[],
   env: NodeJS.ProcessEnv,
   tempDir: string | null = null,
+  cwd: string = packageRoot,
 ): GatehouseChild {
   const child = fork(gatehouseBin, args, {
-    cwd: packageRoot,
+    cwd,
     env,
     execArgv: [],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

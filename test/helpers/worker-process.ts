@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { childEnv, forkGatehouse, type LogLine, type StopResult } from './child.js';
+import { childEnv, forkGatehouse, type GatehouseChild, type LogLine, type StopResult } from './child.js';
 
 export { gatehouseBin, type LogLine, type StopResult } from './child.js';
 
@@ -15,6 +15,8 @@ export interface StartWorkerOptions {
   env?: Record<string, string>;
   /** How long to wait for "listening" and 'ready', in ms. */
   startTimeout?: number;
+  /** Where the worker runs (default: the package root). */
+  cwd?: string;
 }
 
 export interface WorkerProcess {
@@ -40,13 +42,9 @@ export function workerProcessEnv(extra: Record<string, string> = {}): NodeJS.Pro
   return childEnv({ PORT: '0', ...extra });
 }
 
-/**
- * Starts `node bin/gatehouse.js worker` as a real child process with an IPC channel (as pm2 does)
- * and resolves once it logged "listening" with its port and sent 'ready'. Rejects with the
- * worker's output if it exits first or does not get there within `startTimeout`.
- */
-export function startWorker(options: StartWorkerOptions = {}): Promise<WorkerProcess> {
-  const { app, config, env = {}, startTimeout = 15_000 } = options;
+/** `node bin/gatehouse.js worker` as `options` say, as a child process with its output collected. */
+function forkWorker(options: StartWorkerOptions): GatehouseChild {
+  const { app, config, env = {}, cwd } = options;
   let tempDir: string | null = null;
   const args = ['worker'];
   if (app) args.push('--app', app);
@@ -59,7 +57,17 @@ export function startWorker(options: StartWorkerOptions = {}): Promise<WorkerPro
     writeFileSync(file, JSON.stringify(config));
     args.push('--config', file);
   }
-  const { child, book, stderr, exited, stop, describe } = forkGatehouse(args, workerProcessEnv(env), tempDir);
+  return forkGatehouse(args, workerProcessEnv(env), tempDir, cwd);
+}
+
+/**
+ * Starts `node bin/gatehouse.js worker` as a real child process with an IPC channel (as pm2 does)
+ * and resolves once it logged "listening" with its port and sent 'ready'. Rejects with the
+ * worker's output if it exits first or does not get there within `startTimeout`.
+ */
+export function startWorker(options: StartWorkerOptions = {}): Promise<WorkerProcess> {
+  const { startTimeout = 15_000 } = options;
+  const { child, book, stderr, exited, stop, describe } = forkWorker(options);
 
   return new Promise((resolve, reject) => {
     let port: number | null = null;
@@ -92,4 +100,18 @@ export function startWorker(options: StartWorkerOptions = {}): Promise<WorkerPro
       reject(new Error(`worker exited (code ${code}, signal ${signal}) before it was ready\n${describe()}`));
     });
   });
+}
+
+/**
+ * Runs a worker that must fail before it listens (an app module that cannot load) and resolves
+ * once it exited: how, and its lines at error level or worse.
+ */
+export async function runFailingWorker(
+  options: StartWorkerOptions,
+): Promise<{ exit: StopResult; errors: LogLine[]; describe(): string }> {
+  const { book, exited, stop, describe } = forkWorker(options);
+  const timer = setTimeout(() => void stop({ signal: 'SIGKILL' }), options.startTimeout ?? 15_000);
+  const exit = await exited;
+  clearTimeout(timer);
+  return { exit, errors: book.lines.filter((line) => (line.level ?? 0) >= 50), describe };
 }

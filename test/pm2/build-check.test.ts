@@ -49,15 +49,21 @@ describe('is the build up to date (what lets npm start skip tsc)', () => {
     t.after(p.remove);
     p.write(
       'tsconfig.json',
-      '{"compilerOptions":{"rootDir":".","outDir":"dist"},"include":["src","test"]}',
+      '{"compilerOptions":{"rootDir":".","outDir":"dist"},"include":["src","test"],"exclude":["test/served-as-ts"]}',
       T,
     );
     p.write('src/a.ts', 'export const a = 1;', T);
     p.write('src/types.d.ts', 'declare const x: number;', T + 60_000);
     p.write('src/deep/b.ts', 'export const b = 1;', T);
+    // A folder tsconfig.json excludes: a TypeScript app served as its .ts (a test fixture).
+    p.write('test/served-as-ts/server.ts', 'export default 1;', T + 60_000);
     p.write('dist/src/a.js', '', T + 1000);
     p.write('dist/src/deep/b.js', '', T + 1000);
-    assert.equal(staleSource(readBuildLayout(p.root)), null, 'a declaration file compiles to nothing');
+    assert.equal(
+      staleSource(readBuildLayout(p.root)),
+      null,
+      'a declaration file and an excluded folder compile to nothing',
+    );
   });
 
   test('a source newer than its output, or without one, or a newer tsconfig.json: stale, and which', (t) => {
@@ -79,6 +85,15 @@ describe('is the build up to date (what lets npm start skip tsc)', () => {
       T + 7000,
     );
     assert.equal(staleSource(readBuildLayout(p.root)), 'tsconfig.json');
+  });
+
+  test('an installed package (compiled, no tsconfig.json): nothing to compile, and says so', async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'gh-installed-'));
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    const lines: string[] = [];
+    const result = await buildIfStale(root, (line) => lines.push(line), new PassThrough());
+    assert.deepEqual(result, { action: 'skipped' });
+    assert.deepEqual(lines, ['gatehouse: an installed package (no tsconfig.json), not compiling']);
   });
 
   test('compiles when stale and says so; a second run with nothing changed skips tsc; a failed build is not skipped', async (t) => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -18,13 +19,24 @@ import {
 function withConfig<T>(document: Record<string, unknown>, use: (file: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'gh-eco-'));
   try {
-    const file = join(dir, 'gatehouse.yaml');
-    writeFileSync(file, JSON.stringify(document));
-    return use(file);
+    return use(writeConfig(dir, document));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+function writeConfig(dir: string, document: Record<string, unknown>): string {
+  const file = join(dir, 'gatehouse.yaml');
+  writeFileSync(file, JSON.stringify(document));
+  return file;
+}
+
+interface Watcher {
+  on(event: string, listener: (...args: string[]) => void): void;
+  close(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
 
 function app(ecosystem: Ecosystem, name: string): Pm2App {
   const found = ecosystem.apps.find((a) => a.name === name);
@@ -59,6 +71,11 @@ describe('createEcosystem', () => {
       assert.equal(worker.env.GATEHOUSE_WORKER_PORT_BASE, '9100');
       assert.equal(worker.env.HOST, '127.0.0.2');
       assert.equal(worker.script, join(packageRoot, 'bin', 'gatehouse.js'));
+      assert.equal(
+        worker.interpreter,
+        process.execPath,
+        'the Node that runs gatehouse up, not the first on PATH',
+      );
       assert.deepEqual(worker.args, ['worker']);
       assert.equal(worker.max_memory_restart, '300M');
     });
@@ -126,6 +143,46 @@ describe('createEcosystem', () => {
       // The proxy is never watched: pm2 would restart it (a gap), not reload it.
       assert.equal(app(createEcosystem(config, { profile: 'development' }), PROXY_APP).watch, false);
     });
+  });
+});
+
+describe('createEcosystem for an installed gatehouse', () => {
+  test("the processes run in the user's project; the watcher follows the app and the config, not the installed package", () => {
+    const root = '/srv/shop/node_modules/gatehouse';
+    withConfig({ workers: { app: 'src/server.ts' } }, (file) => {
+      const config = loadConfig({ file });
+      const ecosystem = createEcosystem(config, { root, cwd: '/srv/shop', profile: 'development' });
+      const worker = app(ecosystem, WORKER_APP);
+      for (const a of ecosystem.apps) {
+        assert.equal(a.cwd, '/srv/shop', a.name);
+        assert.equal(a.script, join(root, 'bin', 'gatehouse.js'), a.name);
+      }
+      assert.deepEqual(worker.watch, ['src', file]);
+    });
+  });
+
+  test("a TypeScript app's folder is watched: pm2's own watcher, as pm2 sets it up, sees server.ts change", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-watch-ts-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    mkdirSync(join(dir, 'src'));
+    writeFileSync(join(dir, 'src', 'server.ts'), 'export default (r: Request) => new Response("1");\n');
+    const config = loadConfig({ file: writeConfig(dir, { workers: { app: 'src/server.ts' } }) });
+    const worker = app(createEcosystem(config, { cwd: dir, profile: 'development' }), WORKER_APP);
+    // pm2's Watcher.js: chokidar.watch(watch, { ignored: ignore_watch, persistent, ignoreInitial, cwd }).
+    const chokidar = createRequire(require.resolve('pm2/package.json'))('chokidar') as {
+      watch(paths: unknown, options: Record<string, unknown>): Watcher;
+    };
+    const watcher = chokidar.watch(worker.watch, {
+      ignored: worker.ignore_watch,
+      persistent: true,
+      ignoreInitial: true,
+      cwd: worker.cwd,
+    });
+    t.after(() => watcher.close());
+    await new Promise((resolve) => watcher.on('ready', resolve));
+    const changed = new Promise<string>((resolve) => watcher.on('all', (_event, path) => resolve(path)));
+    writeFileSync(join(dir, 'src', 'server.ts'), 'export default (r: Request) => new Response("2");\n');
+    assert.equal(await changed, join('src', 'server.ts'));
   });
 });
 

@@ -190,7 +190,7 @@ describe('gatehouse up (what npm start runs)', { timeout: 180_000 }, () => {
     );
     // Not pm2's crash loop (16 restarts before it gave up): each worker dies at most twice, its
     // first start and a restart pm2 may have begun before the stop reached it; nothing is left.
-    const deaths = result.stdout.match(/"msg":"unhandled rejection; exiting"/g)?.length ?? 0;
+    const deaths = result.stdout.match(/"msg":"cannot load the app; exiting"/g)?.length ?? 0;
     assert.ok(deaths >= 1 && deaths <= 4, `${deaths} deaths:\n${result.stdout}`);
     assert.equal(daemonPid(box.home), null, 'the daemon is gone');
     await assert.rejects(fetch(box.proxyUrl), 'nothing answers on the proxy port');
