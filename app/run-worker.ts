@@ -15,9 +15,26 @@ export interface RunWorkerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Loads an app module: its default export, or a named `app` export. */
+/**
+ * Loads an app module: its default export, or a named `app` export. A .ts module is run as it is
+ * where Node strips types itself (22.18+, 24); elsewhere the error says what to do instead.
+ */
 export async function loadApp(modulePath: string): Promise<GatewayApp> {
-  const mod = (await import(pathToFileURL(resolve(modulePath)).href)) as { default?: unknown; app?: unknown };
+  let mod: { default?: unknown; app?: unknown };
+  try {
+    mod = (await import(pathToFileURL(resolve(modulePath)).href)) as typeof mod;
+  } catch (err) {
+    if (
+      (err as NodeJS.ErrnoException).code === 'ERR_UNKNOWN_FILE_EXTENSION' &&
+      /\.[cm]?ts$/.test(modulePath)
+    ) {
+      throw new Error(
+        `${modulePath} is TypeScript, which Node ${process.versions.node} does not run by itself (Node 22.18+ and 24 strip types); compile it with tsc and set workers.app to the .js`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
   return toGatewayApp(mod.default ?? mod.app);
 }
 

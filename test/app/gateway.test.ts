@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { describe, test } from 'node:test';
 import { serveFetch, toRequest, writeResponse } from '../../app/fetch-adapter.js';
@@ -9,6 +12,7 @@ import {
   type RequestContext,
   toGatewayApp,
 } from '../../app/gateway.js';
+import { loadApp } from '../../app/run-worker.js';
 import { readMessage } from '../helpers/raw-backend.js';
 
 const context: RequestContext = {
@@ -136,6 +140,31 @@ function outgoing(method = 'GET'): { res: ServerResponse; wire: Wire } {
   res.assignSocket(wire as never);
   return { res, wire };
 }
+
+describe('loadApp', () => {
+  test('a TypeScript app runs as it is where Node strips types, else the error says what to do', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-ts-app-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'app.mts');
+    writeFileSync(
+      file,
+      "const greeting: string = 'hi';\nexport default (_request: Request) => new Response(greeting);\n",
+    );
+    const features = process.features as { typescript?: string | false };
+    if (features.typescript) {
+      const app = await loadApp(file);
+      assert.equal(await (await app.fetch!(new Request('http://x/'), context)).text(), 'hi');
+    } else {
+      await assert.rejects(loadApp(file), (err: Error) => {
+        assert.match(
+          err.message,
+          /app\.mts is TypeScript, which Node \S+ does not run by itself \(Node 22\.18\+ and 24 strip types\); compile it with tsc and set workers\.app to the \.js/,
+        );
+        return true;
+      });
+    }
+  });
+});
 
 describe('toRequest', () => {
   test('keeps the method, path, query and every header, repeated ones included', async () => {
