@@ -93,8 +93,15 @@ export async function runUp(options: UpOptions): Promise<number> {
   const failure = new Promise<UpError>((resolve) => {
     failed = resolve;
   });
+  // pm2 reports a stop it makes (a watcher's restart, a reload) twice, from its stop and from the
+  // child's exit, both with the same restart count: one line is enough.
+  const lastExit = new Map<number, number>();
   const onEvent = (event: Pm2ProcessEvent) => {
     if (phase === 'stopping') return;
+    if (event.event === 'exit') {
+      if (lastExit.get(event.pmId) === event.restarts) return;
+      lastExit.set(event.pmId, event.restarts);
+    }
     const who = `${event.name} ${event.pmId}`;
     // pm2 reports 0 for a process killed by a signal: only a real exit code says anything.
     const exited = event.exitCode ? `exited with code ${event.exitCode}` : 'exited';
