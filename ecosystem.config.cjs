@@ -3,7 +3,8 @@
 // copied here. The apps themselves are built by dist/deploy/pm2/ecosystem.js (deploy/pm2/ecosystem.ts).
 //
 //   pm2 start ecosystem.config.cjs                    the stack (production profile)
-//   pm2 start ecosystem.config.cjs --env development  NODE_ENV=development, workers restart on changes
+//   pm2 start ecosystem.config.cjs --env development  NODE_ENV=development: tsc --watch (gatehouse-tsc),
+//                                                     workers restart on changes, open pages reload
 //   pm2 reload gatehouse-worker | gatehouse-proxy     rolling reload, no request lost
 //
 // Why CommonJS and a synchronous load: pm2 require()s ecosystem files and uses what they export right

@@ -15,7 +15,7 @@ export function registerUp(program: Command): void {
     .option('-c, --config <file>', 'config file (default: $GATEHOUSE_CONFIG or the embedded default)')
     .option(
       '--env <profile>',
-      'production, or development (workers restart one by one on code changes)',
+      'production, or development (compiles on save, workers restart one by one, open pages reload)',
       'production',
     )
     .option('--pm2-home <dir>', "this stack's own PM2_HOME", stackPm2Home())

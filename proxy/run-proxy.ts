@@ -36,7 +36,12 @@ export async function runProxy(options: RunProxyOptions): Promise<void> {
   // Process-wide memory settings for streamed bodies (body-memory.ts), before any upstream connection.
   keepParserOnBaselineCompiler();
   const bodyMemory = new BodyMemory(exposeCollector());
-  const proxy = createProxyServer(config, { logger, onBodyBytes: bodyMemory.add });
+  const proxy = createProxyServer(config, {
+    logger,
+    onBodyBytes: bodyMemory.add,
+    // The ecosystem's development profile (pm2 --env development, gatehouse up --env development).
+    devReload: process.env.NODE_ENV === 'development',
+  });
   // nginx -s reopen, for logrotate's postrotate: an access_log file is opened again at its path.
   // Listening for SIGUSR1 also means that Node no longer starts its inspector on it (a debugger
   // needs node --inspect then).

@@ -8,6 +8,7 @@ import { createDrainer } from '../process/drain.js';
 import { listenOn } from '../process/listen.js';
 import type { Logger } from '../process/logger.js';
 import { type AccessLog, createAccessLog } from './access-log.js';
+import { createDevReload } from './dev-reload/index.js';
 import { rawErrorResponse } from './errors.js';
 import { createForwarder } from './forward.js';
 import { type ActiveHealthCheck, createActiveHealthCheck } from './pool/active-health.js';
@@ -33,6 +34,11 @@ export interface ProxyServerOptions {
   createSource?: PoolSourceFactory;
   /** Told the size of every body chunk streamed either way (the process's BodyMemory). */
   onBodyBytes?: (bytes: number) => void;
+  /**
+   * Development (NODE_ENV=development): HTML pages get a script that reloads them once every
+   * worker was replaced (dev-reload/). Off in production, where it costs one null check a request.
+   */
+  devReload?: boolean;
 }
 
 export interface ProxyServer {
@@ -71,12 +77,17 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     else logger.error({ err }, 'proxy error');
   });
 
+  const devReload = options.devReload
+    ? createDevReload({ logger, getPool: () => runtime.pool, getConfig: () => runtime.config })
+    : null;
+
   const status = createStatusListener({
     getUpstreams: () => runtime.pool.upstreams,
     getClientConnections: () => sockets.size,
     getUpstreamConnections: () => runtime.connections.counts(),
     logger,
     refreshSeconds: 2,
+    ...(devReload ? { extraRoutes: devReload.serve } : {}),
   });
 
   const forwarder = createForwarder({
@@ -113,6 +124,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     drainer.track(res);
+    if (devReload) devReload.prepare(req, res);
     forwarder.handle(req, res);
   }
 
@@ -211,6 +223,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       const { listen, status: statusConfig } = runtime.config;
       address = await listenOn(server, listen.port, listen.host);
       statusAddress = await listenOn(status.server, statusConfig.listen.port, statusConfig.listen.host);
+      devReload?.start(statusAddress);
       logger.info(
         {
           host: address.address,
@@ -274,6 +287,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       for (const tunnel of tunnels) tunnel.destroy();
       health?.stop();
       source.stop();
+      devReload?.stop();
       await closed;
       const statusClosed = new Promise<void>((resolve) => status.server.close(() => resolve()));
       status.server.closeAllConnections();

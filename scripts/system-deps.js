@@ -111,7 +111,7 @@ export const systemDeps = [
   {
     name: 'chromium',
     apt: 'chromium',
-    usedBy: 'the status page in a browser: test/status/browser',
+    usedBy: 'pages in a browser: test/status/browser, test/pm2/dev-reload',
     tests: true,
     missing: onPath('chromium'),
   },

@@ -86,9 +86,32 @@ function mtime(path: string): number | null {
 }
 
 /**
- * Runs tsc for the project, its messages to `output`; resolves with its exit code. Incremental,
- * with the build info kept in the output folder: after a one-file change tsc re-checks what that
- * file touches instead of the whole project.
+ * tsc's flags for the project, the same for `up`'s build and for the development profile's
+ * `tsc --watch` (deploy/pm2/compiler.ts):
+ * - incremental, with the build info in the output folder: after a one-file change tsc re-checks
+ *   what that file touches instead of the whole project. Both share that file, and a build info
+ *   written with other emit flags would make the watcher's first pass rewrite every output —
+ *   and pm2's watcher restart every worker for nothing.
+ * - noEmitOnError: a build with errors writes nothing, so workers restarted meanwhile (or a
+ *   watcher that sees dist/ change) run the last good code, never half of a broken change.
+ */
+export function tscArgs(layout: BuildLayout): string[] {
+  return [
+    '-p',
+    layout.tsconfig,
+    '--incremental',
+    '--tsBuildInfoFile',
+    buildInfoPath(layout),
+    '--noEmitOnError',
+  ];
+}
+
+export function buildInfoPath(layout: BuildLayout): string {
+  return join(layout.outDir, '.tsbuildinfo');
+}
+
+/**
+ * Runs tsc for the project, its messages to `output`; resolves with its exit code (tscArgs).
  */
 export function compile(layout: BuildLayout, output: NodeJS.WritableStream): Promise<number> {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -96,11 +119,7 @@ export function compile(layout: BuildLayout, output: NodeJS.WritableStream): Pro
     process.execPath,
     [
       tsc,
-      '-p',
-      layout.tsconfig,
-      '--incremental',
-      '--tsBuildInfoFile',
-      join(layout.outDir, '.tsbuildinfo'),
+      ...tscArgs(layout),
       // tsc colours only its own terminal; its output is piped through here.
       ...((output as { isTTY?: boolean }).isTTY ? ['--pretty'] : []),
     ],
@@ -119,12 +138,16 @@ export type BuildResult = { action: 'skipped' } | { action: 'compiled' } | { act
 
 /**
  * Compiles when a source changed since the last build, and says so in a line: which file, and
- * how long tsc took; or that the build is up to date and nothing was compiled.
+ * how long tsc took; or that the build is up to date and nothing was compiled. With `buildInfo`
+ * (the development profile) a build without tsc's incremental build info counts as stale too:
+ * the `tsc --watch` that follows starts from that file, and without it would rewrite every
+ * output once it has checked the project, restarting the workers a while after they started.
  */
 export async function buildIfStale(
   root: string,
   log: (line: string) => void,
   output: NodeJS.WritableStream,
+  options: { buildInfo?: boolean } = {},
 ): Promise<BuildResult> {
   // gatehouse installed as a dependency ships compiled, without its sources or tsconfig.json.
   if (!existsSync(join(root, 'tsconfig.json'))) {
@@ -132,16 +155,21 @@ export async function buildIfStale(
     return { action: 'skipped' };
   }
   const layout = readBuildLayout(root);
-  // tsc writes its output even when it finds errors: without this mark the next start would
-  // find everything newer than the sources and run code that does not type-check.
+  // A build tsc failed is marked (it wrote nothing, noEmitOnError), so the next start compiles
+  // and shows the errors again rather than run the code of the build before.
   const failedMark = join(layout.outDir, '.build-failed');
   const lastFailed = existsSync(failedMark);
   const changed = lastFailed ? null : staleSource(layout);
-  if (!lastFailed && changed === null) {
+  const noBuildInfo = options.buildInfo === true && !existsSync(buildInfoPath(layout));
+  if (!lastFailed && changed === null && !noBuildInfo) {
     log('gatehouse: build up to date, not compiling');
     return { action: 'skipped' };
   }
-  const why = lastFailed ? 'the last build failed' : `${changed} changed since the last build`;
+  const why = lastFailed
+    ? 'the last build failed'
+    : changed !== null
+      ? `${changed} changed since the last build`
+      : "no incremental build info yet (the development profile's tsc --watch starts from it)";
   log(`gatehouse: ${why}; compiling (tsc)`);
   const started = performance.now();
   const code = await compile(layout, output);

@@ -3,6 +3,7 @@ import type { StartOptions } from 'pm2';
 import { type Config, loadConfig, packageRoot, projectRoot } from '../../config/index.js';
 import { PM2_WORKERS_VAR } from '../../stack/pm2-bus.js';
 import { PORT_BASE_VAR } from '../../stack/worker-port.js';
+import { watchArgs, workersProject } from './compiler.js';
 
 /** pm2's `--env NAME` picks `env_NAME`; `development` also turns on the file watcher. */
 export type EcosystemProfile = 'production' | 'development';
@@ -34,6 +35,8 @@ export interface EcosystemOptions {
 
 export const WORKER_APP = 'gatehouse-worker';
 export const PROXY_APP = 'gatehouse-proxy';
+/** Development profile only: `tsc --watch` for the workers' TypeScript project (compiler.ts). */
+export const COMPILER_APP = 'gatehouse-tsc';
 
 // How long pm2 waits for a process's 'ready' before it treats it as up anyway and, during a
 // reload, moves on to the next instance. Start-up takes well under a second; a reload that moved
@@ -104,7 +107,32 @@ export function createEcosystem(config: Config, options: EcosystemOptions = {}):
     watch: false,
   };
 
-  return { apps: [worker, proxy] };
+  const compiler = development ? compilerApp(config, root, cwd) : null;
+  return { apps: compiler ? [worker, proxy, compiler] : [worker, proxy] };
+}
+
+/**
+ * Compile on change: tsc --watch over the workers' project, so a saved .ts reaches dist/ and
+ * pm2's watcher restarts the workers from there. A compile error is printed and writes nothing;
+ * the watcher keeps running (and pm2 would start it again if it died). It never says ready.
+ */
+function compilerApp(config: Config, root: string, cwd: string): Pm2App | null {
+  const project = workersProject(config, root, cwd);
+  if (!project) return null;
+  return {
+    name: COMPILER_APP,
+    script: project.tsc,
+    args: watchArgs(project),
+    cwd: dirname(project.tsconfig),
+    exec_mode: 'fork',
+    instances: 1,
+    env: {},
+    env_production: {},
+    env_development: {},
+    merge_logs: true,
+    watch: false,
+    kill_timeout: 3000,
+  };
 }
 
 /**
@@ -128,13 +156,23 @@ function watchOptions(config: Config, root: string, cwd: string): Partial<Pm2App
           'config/default.yaml',
         ]
       : [];
-  const ignored = ['node_modules', 'logs', 'test', '*.log', '**/*.map'];
+  // pm2's watcher (chokidar) joins a relative pattern to the processes' cwd: a pattern for the
+  // app's folder, which may lie elsewhere, is spelled out absolute below.
+  const ignored = ['node_modules', 'logs', 'test', '*.log', '**/*.map', '**/*.tsbuildinfo'];
   if (config.workers.app) {
     const appDir = dirname(resolve(cwd, config.workers.app));
     watched.push(relativeOrAbsolute(cwd, appDir));
-    // The app's own project, when it lives outside this one: its dependencies, logs and tests too.
+    // The app's own project, when it lives outside this one: its dependencies, logs, tests,
+    // source maps and tsc's build info too.
     if (isAbsolute(relativeOrAbsolute(cwd, appDir))) {
-      ignored.push(...['node_modules', 'logs', 'test'].map((name) => join(appDir, name)));
+      ignored.push(
+        ...['node_modules', 'logs', 'test', '**/*.map', '**/*.tsbuildinfo'].map((name) => join(appDir, name)),
+      );
+    }
+    // Compiled where it lies (app.ts beside app.js): the compiler's output restarts the workers,
+    // not the save of the source a second before it.
+    if (workersProject(config, root, cwd)) {
+      ignored.push(...['**/*.ts', '**/*.mts', '**/*.cts'].map((name) => join(appDir, name)));
     }
   }
   if (config.source) watched.push(relativeOrAbsolute(cwd, config.source));

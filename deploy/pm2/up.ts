@@ -1,10 +1,10 @@
 import { request } from 'node:http';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Config, packageRoot } from '../../config/index.js';
 import { buildIfStale } from './build-check.js';
 import { daemonPid } from './daemon.js';
-import { createEcosystem, type EcosystemProfile } from './ecosystem.js';
+import { COMPILER_APP, createEcosystem, type EcosystemProfile } from './ecosystem.js';
 import { createLogStream, failureReason } from './log-stream.js';
 import { addressProblems } from './preflight.js';
 import { connectStackDaemon, type Pm2ProcessEvent, type StackDaemon } from './session.js';
@@ -68,7 +68,7 @@ export async function runUp(options: UpOptions): Promise<number> {
   const problems = await addressProblems(config);
   if (problems.length > 0) throw new UpError('GH_ERR_UP_ADDRESS', problems);
   if (options.build !== false) {
-    const built = await buildIfStale(root, log, stdout);
+    const built = await buildIfStale(root, log, stdout, { buildInfo: profile === 'development' });
     if (built.action === 'failed') {
       throw new UpError('GH_ERR_UP_BUILD', [
         `tsc failed (exit ${built.code}); fix the errors above and run it again`,
@@ -93,8 +93,15 @@ export async function runUp(options: UpOptions): Promise<number> {
   const failure = new Promise<UpError>((resolve) => {
     failed = resolve;
   });
+  // pm2 reports a stop it makes (a watcher's restart, a reload) twice, from its stop and from the
+  // child's exit, both with the same restart count: one line is enough.
+  const lastExit = new Map<number, number>();
   const onEvent = (event: Pm2ProcessEvent) => {
     if (phase === 'stopping') return;
+    if (event.event === 'exit') {
+      if (lastExit.get(event.pmId) === event.restarts) return;
+      lastExit.set(event.pmId, event.restarts);
+    }
     const who = `${event.name} ${event.pmId}`;
     // pm2 reports 0 for a process killed by a signal: only a real exit code says anything.
     const exited = event.exitCode ? `exited with code ${event.exitCode}` : 'exited';
@@ -135,6 +142,7 @@ export async function runUp(options: UpOptions): Promise<number> {
     log(
       `gatehouse: http://${connectAddress(config.listen)}/ (status ${statusUrl(config)}) — Ctrl-C stops everything`,
     );
+    if (profile === 'development') log(developmentLine(apps.find((app) => app.name === COMPILER_APP)));
     const ended = await Promise.race([stop, failure, daemonGone(pm2Home, done.signal)]);
     if (ended === 'daemon') {
       log('gatehouse: the pm2 daemon is gone; exiting');
@@ -160,6 +168,15 @@ export async function runUp(options: UpOptions): Promise<number> {
     if (result instanceof UpError) throw result;
     return result;
   }
+}
+
+/** What the development profile does on a change, in one line. */
+function developmentLine(compiler: { cwd?: string } | undefined): string {
+  const project = compiler ? shortPath(join(compiler.cwd ?? '.', 'tsconfig.json')) : null;
+  const compiles = project
+    ? `tsc --watch compiles ${project} on save (an error shows here and changes nothing), `
+    : '';
+  return `gatehouse: development: ${compiles}pm2 restarts the workers one at a time when their code or templates change, and pages served through the proxy reload themselves`;
 }
 
 function startError(line: string): UpError {

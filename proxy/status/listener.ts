@@ -5,7 +5,7 @@ import type { StatusSnapshot } from '../../stack/status.js';
 import type { Upstream } from '../pool/upstream.js';
 import { createLatencyBook, defaultLatencySamples } from './latency.js';
 import { createMetrics, noUpstream, type UpstreamConnections } from './metrics.js';
-import { createStatusServer } from './server.js';
+import { createStatusServer, type ExtraRoutes } from './server.js';
 import { buildStatusSnapshot } from './snapshot.js';
 
 export interface StatusListenerOptions {
@@ -19,6 +19,8 @@ export interface StatusListenerOptions {
   refreshSeconds?: number;
   /** Epoch ms the proxy started; default now. */
   startedAt?: number;
+  /** Paths the status listener serves for someone else (development reload). */
+  extraRoutes?: ExtraRoutes;
 }
 
 export interface StatusListener {
@@ -43,6 +45,7 @@ export function createStatusListener({
   latencySamples = defaultLatencySamples,
   refreshSeconds = 2,
   startedAt = Date.now(),
+  extraRoutes,
 }: StatusListenerOptions): StatusListener {
   const latency = createLatencyBook({ capacity: latencySamples });
   const metrics = createMetrics({ getUpstreams, getClientConnections, getUpstreamConnections });
@@ -60,6 +63,7 @@ export function createStatusListener({
     metrics,
     refreshSeconds,
     ...(logger ? { logger } : {}),
+    ...(extraRoutes ? { extraRoutes } : {}),
   });
 
   return {

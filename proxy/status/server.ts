@@ -10,7 +10,16 @@ export interface StatusServerOptions {
   logger?: Pick<Logger, 'error'>;
   /** Seconds between reloads of the HTML page. */
   refreshSeconds?: number;
+  /** Paths served by someone else first (development reload); returns whether it answered. */
+  extraRoutes?: ExtraRoutes;
 }
+
+export type ExtraRoutes = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathname: string,
+  searchParams: URLSearchParams,
+) => boolean;
 
 const allow = 'GET, HEAD';
 
@@ -33,6 +42,7 @@ export function createStatusServer({
   metrics,
   logger,
   refreshSeconds = 2,
+  extraRoutes,
 }: StatusServerOptions): Server {
   const server = createServer(function handleStatusRequest(req, res) {
     route(req, res).catch((err: unknown) => fail(res, err));
@@ -46,6 +56,7 @@ export function createStatusServer({
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { pathname, searchParams } = parseTarget(req.url);
+    if (extraRoutes?.(req, res, pathname, searchParams)) return;
     if (pathname !== '/' && pathname !== '/status' && pathname !== '/metrics') {
       return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
     }

@@ -14,7 +14,7 @@ import {
   parseConfig,
 } from '../../config/index.js';
 import { createLogger } from '../../process/logger.js';
-import { createProxyServer, type ProxyServer } from '../../proxy/index.js';
+import { createProxyServer, type ProxyServer, type ProxyServerOptions } from '../../proxy/index.js';
 import {
   childEnv,
   collectLines,
@@ -88,6 +88,7 @@ export interface InProcessProxy {
 export async function startProxy(
   cleanup: Cleanup | null,
   overrides: ConfigDoc = {},
+  serverOptions: Omit<ProxyServerOptions, 'logger'> = {},
 ): Promise<InProcessProxy> {
   const config = testConfig(overrides);
   const book = createLogBook();
@@ -99,7 +100,7 @@ export async function startProxy(
     },
   });
   const logger = createLogger({ name: 'proxy', level: config.logLevel }, sink);
-  const server = createProxyServer(config, { logger });
+  const server = createProxyServer(config, { ...serverOptions, logger });
   let closed: Promise<void> | null = null;
   const close = () => {
     closed ??= server.shutdown();

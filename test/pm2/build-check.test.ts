@@ -1,11 +1,24 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../../config/index.js';
 import { buildIfStale, readBuildLayout, staleSource } from '../../deploy/pm2/build-check.js';
+import { watchArgs, workersProject } from '../../deploy/pm2/compiler.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A project of its own: tsconfig.json with src/ and test/, compiled to dist/ (as this repo is). */
 function project(): {
@@ -139,5 +152,50 @@ describe('is the build up to date (what lets npm start skip tsc)', () => {
     p.write('src/a.ts', 'export const a: number = 3;\n');
     assert.deepEqual(await buildIfStale(p.root, log, output), { action: 'compiled' });
     assert.deepEqual(await buildIfStale(p.root, log, output), { action: 'skipped' });
+  });
+
+  test("development: up's build leaves the build info tsc --watch starts from; its first pass writes nothing, a type error writes nothing and it watches on", async (t) => {
+    const p = project();
+    t.after(p.remove);
+    // Built by hand (as `npm run build` does): current, but without tsc's incremental build info.
+    p.write('tsconfig.json', readFileSync(join(p.root, 'tsconfig.json'), 'utf8'), T);
+    p.write('src/a.ts', 'export const a: number = 1;\n', T);
+    p.write('dist/src/a.js', '', T + 1000);
+    const lines: string[] = [];
+    const output = new PassThrough().resume();
+    assert.deepEqual(await buildIfStale(p.root, () => {}, output), { action: 'skipped' });
+    assert.deepEqual(await buildIfStale(p.root, (l) => lines.push(l), output, { buildInfo: true }), {
+      action: 'compiled',
+    });
+    assert.match(lines[0] ?? '', /no incremental build info yet/);
+    const compiled = join(p.root, 'dist', 'src', 'a.js');
+    const builtAt = statSync(compiled).mtimeMs;
+
+    // The watcher the development profile runs for this project (its own tsconfig at the root).
+    const workers = workersProject(loadConfig({ env: {} }), p.root);
+    assert.ok(workers);
+    const watcher = spawn(process.execPath, [workers.tsc, ...watchArgs(workers)], {
+      cwd: p.root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    t.after(() => watcher.kill('SIGKILL'));
+    let said = '';
+    for (const stream of [watcher.stdout, watcher.stderr]) {
+      stream.setEncoding('utf8').on('data', (text: string) => {
+        said += text;
+      });
+    }
+    await waitFor('the first pass', async () => /Watching for file changes/.test(said), 60_000);
+    assert.equal(statSync(compiled).mtimeMs, builtAt, 'the first pass rewrote nothing');
+    const before = readFileSync(compiled, 'utf8');
+
+    await nextTick();
+    p.write('src/a.ts', 'export const a: number = "one";\n');
+    await waitFor('the type error', async () => /error TS2322/.test(said), 60_000);
+    assert.equal(readFileSync(compiled, 'utf8'), before, 'nothing written');
+    assert.equal(watcher.exitCode, null, 'still watching');
+
+    p.write('src/a.ts', 'export const a: number = 2;\n');
+    await waitFor('the fixed build', async () => readFileSync(compiled, 'utf8').includes('= 2'), 60_000);
   });
 });

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig, packageRoot } from '../../config/index.js';
+import { workersProject } from '../../deploy/pm2/compiler.js';
 import {
+  COMPILER_APP,
   createEcosystem,
   type Ecosystem,
   type Pm2App,
@@ -183,6 +185,66 @@ describe('createEcosystem for an installed gatehouse', () => {
     const changed = new Promise<string>((resolve) => watcher.on('all', (_event, path) => resolve(path)));
     writeFileSync(join(dir, 'src', 'server.ts'), 'export default (r: Request) => new Response("2");\n');
     assert.equal(await changed, join('src', 'server.ts'));
+  });
+});
+
+describe('compile on change (development profile)', () => {
+  test("the development profile adds tsc --watch over the workers' project; production has no compiler", () => {
+    const config = loadConfig({ env: {} });
+    assert.equal(
+      createEcosystem(config).apps.find((a) => a.name === COMPILER_APP),
+      undefined,
+      'production',
+    );
+    const tsc = app(createEcosystem(config, { profile: 'development' }), COMPILER_APP);
+    assert.match(tsc.script ?? '', /typescript[\\/]lib[\\/]tsc\.js$/);
+    assert.equal(tsc.cwd, packageRoot);
+    const args = tsc.args as string[];
+    // The same build info and emit flags as `gatehouse up`'s build, plus watching.
+    for (const flag of ['--incremental', '--noEmitOnError', '--watch', '--preserveWatchOutput']) {
+      assert.ok(args.includes(flag), `${flag} in ${args.join(' ')}`);
+    }
+    assert.equal(args[args.indexOf('-p') + 1], join(packageRoot, 'tsconfig.json'));
+    assert.equal(args[args.indexOf('--tsBuildInfoFile') + 1], join(packageRoot, 'dist', '.tsbuildinfo'));
+    assert.equal(tsc.watch, false, 'the compiler is not restarted by what it writes');
+    assert.notEqual(tsc.wait_ready, true, 'tsc never says ready');
+  });
+
+  test("a user's app: its own project (the nearest tsconfig.json within its package), its .ts sources not watched; a .ts app or a folder without a project has none", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-eco-app-'));
+    try {
+      writeFileSync(join(dir, 'package.json'), '{}');
+      writeFileSync(join(dir, 'tsconfig.json'), '{}');
+      mkdirSync(join(dir, 'dist'));
+      const config = (appFile: string) =>
+        withConfig({ workers: { app: appFile } }, (file) => loadConfig({ file }));
+      const compiled = createEcosystem(config(join(dir, 'dist', 'app.js')), { profile: 'development' });
+      const tsc = app(compiled, COMPILER_APP);
+      assert.equal(tsc.cwd, dir);
+      assert.deepEqual(tsc.args, [
+        '-p',
+        join(dir, 'tsconfig.json'),
+        '--incremental',
+        '--noEmitOnError',
+        '--watch',
+        '--preserveWatchOutput',
+      ]);
+      const ignored = app(compiled, WORKER_APP).ignore_watch as string[];
+      assert.ok(ignored.includes(join(dir, 'dist', '**/*.ts')), ignored.join(', '));
+      assert.ok(ignored.includes(join(dir, 'dist', '**/*.tsbuildinfo')), ignored.join(', '));
+
+      // Node runs a .ts app itself where it can: nothing to compile, and its folder is watched as it is.
+      assert.equal(workersProject(config(join(dir, 'app.ts')), packageRoot), null);
+      // No package.json between the app and the file system's root: no project is guessed.
+      const loose = mkdtempSync(join(tmpdir(), 'gh-eco-loose-'));
+      try {
+        assert.equal(workersProject(config(join(loose, 'app.mjs')), packageRoot), null);
+      } finally {
+        rmSync(loose, { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -111,6 +111,33 @@ describe('createPm2Source', () => {
     );
   });
 
+  test('reloads in quick succession (pm2 reports each stop as two exits) are not a crash loop; a crash after them counts', async (t) => {
+    const { snapshots, pm2, clock, logs, advance } = await startSource(t, (p) =>
+      p.setProcesses([worker(0), worker(1)]),
+    );
+    // pm2's watcher restarting worker 0 on every save, three saves within 30 s: each restart is a
+    // drain message, 'exit' from pm2's stop and 'exit' from the child, then the new run's 'online'.
+    for (let i = 0; i < 3; i++) {
+      advance(2000);
+      pm2.emit({ kind: 'draining', name: 'gatehouse-worker', pmId: 0, pid: 1000 + i });
+      pm2.setProcesses([worker(0, 0, { pid: 1001 + i }), worker(1)]);
+      pm2.emit({ kind: 'process', event: 'exit', name: 'gatehouse-worker', pmId: 0 });
+      pm2.emit({ kind: 'process', event: 'exit', name: 'gatehouse-worker', pmId: 0 });
+      pm2.emit({ kind: 'process', event: 'online', name: 'gatehouse-worker', pmId: 0 });
+      await relist(clock);
+      assert.deepEqual(snapshots.at(-1), ['127.0.0.1:9000', '127.0.0.1:9001'], `after restart ${i + 1}`);
+    }
+    assert.ok(!logs.lines.some((l) => l.reason === 'crash-looping'));
+    // The new run's own crashes count as before.
+    for (let i = 0; i < 3; i++) {
+      advance(2000);
+      pm2.emit({ kind: 'process', event: 'exit', name: 'gatehouse-worker', pmId: 0 });
+      pm2.emit({ kind: 'process', event: 'online', name: 'gatehouse-worker', pmId: 0 });
+      await relist(clock);
+    }
+    assert.deepEqual(snapshots.at(-1), ['127.0.0.1:9001']);
+  });
+
   test('events of other apps and bursts of events: one re-list per burst, none for others', async (t) => {
     const { pm2, clock } = await startSource(t, (p) => p.setProcesses([worker(0)]));
     pm2.emit({ kind: 'process', event: 'online', name: 'gatehouse-proxy', pmId: 5 });

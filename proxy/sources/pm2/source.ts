@@ -82,7 +82,7 @@ export function createPm2Source(
   let appliedSeq = 0;
   const delivery = createSnapshotDelivery('pm2', { app: config.app }, logger);
   const leaving = new Set<string>();
-  /** pm_ids that announced a drain and have not exited since: their exit is not a crash. */
+  /** pm_ids that announced a drain and have not been online since: their exits are not crashes. */
   const drained = new Set<number>();
   const crashes = new Map<number, number[]>();
   const reported = new Map<number, string>();
@@ -159,13 +159,18 @@ export function createPm2Source(
       scheduleRelist();
       return;
     }
-    // A drain's credit lasts until the instance is online again: pm2 7 notifies `exit` twice for
-    // one reloaded process, and neither is a crash.
+    // pm2 reports a stop it makes twice ('exit' from its stop, then from the child's exit): every
+    // exit after a drain belongs to that stop. The mark goes when the next run of that pm_id is
+    // online, so a crash of the new run counts again (one that never gets online is never in the
+    // pool anyway).
     if (event.event === 'exit' && !drained.has(event.pmId)) {
       crashes.set(event.pmId, [...recentCrashes(event.pmId), now()]);
     }
     if (event.event === 'online') drained.delete(event.pmId);
-    if (event.event === 'delete') crashes.delete(event.pmId);
+    if (event.event === 'delete') {
+      crashes.delete(event.pmId);
+      drained.delete(event.pmId);
+    }
     if (RELIST_EVENTS.has(event.event)) scheduleRelist();
   }
 
