@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { ecosystemPort, PORT_BASE_VAR, workerInstance } from '../stack/worker-port.js';
@@ -164,6 +165,7 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     gracePeriod: ms('workers.grace_period'),
     keepaliveTimeout: ms('workers.keepalive_timeout'),
     maxMemory: get('workers.max_memory') as string,
+    concurrency: (get('workers.concurrency') as number | null | undefined) ?? null,
   };
 
   let servers: ServerConfig[];
@@ -295,6 +297,14 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
       clientKeepalive: ms('timeouts.client_keepalive'),
       websocketIdle: ms('timeouts.websocket_idle'),
       shutdown: ms('timeouts.shutdown'),
+    },
+    buffering: {
+      request: get('buffering.request') as boolean,
+      response: get('buffering.response') as boolean,
+      memory: bytes('buffering.memory'),
+      tempPath: resolve((get('buffering.temp_path') as string | null) ?? join(tmpdir(), 'gatehouse-buffers')),
+      maxTempFileSize: bytes('buffering.max_temp_file_size'),
+      maxDisk: bytes('buffering.max_disk'),
     },
     clientMaxBodySize: bytes('client_max_body_size'),
     clientMaxHeaderSize: bytes('client_max_header_size'),

@@ -72,6 +72,7 @@ export const configSchema = {
         grace_period: duration,
         keepalive_timeout: duration,
         max_memory: { type: 'string', pattern: '^\\d+[KMG]?$' },
+        concurrency: { anyOf: [count(1), { type: 'null' }] },
       },
     },
     upstream: {
@@ -130,6 +131,18 @@ export const configSchema = {
         client_keepalive: duration,
         websocket_idle: duration,
         shutdown: duration,
+      },
+    },
+    buffering: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        request: { type: 'boolean' },
+        response: { type: 'boolean' },
+        memory: size,
+        temp_path: { type: ['string', 'null'], minLength: 1 },
+        max_temp_file_size: size,
+        max_disk: size,
       },
     },
     client_max_body_size: size,

@@ -74,6 +74,30 @@ export interface WorkersConfig {
   keepaliveTimeout: number;
   /** pm2 max_memory_restart, as written ("512M"). */
   maxMemory: string;
+  /**
+   * Requests a worker serves at once; more wait in its accept queue (never a 503). null =
+   * unlimited (gunicorn's async workers); 1 = gunicorn's sync worker.
+   */
+  concurrency: number | null;
+}
+
+/**
+ * nginx-style buffering between the client and the worker, so a slow client never holds a worker
+ * (proxy_request_buffering, proxy_buffering and their sizes).
+ */
+export interface BufferingConfig {
+  /** The whole request body is read before an upstream is picked (proxy_request_buffering). */
+  request: boolean;
+  /** The upstream's response is read as fast as the worker writes it (proxy_buffering). */
+  response: boolean;
+  /** Bytes of one body kept in memory before the rest goes to a temp file (client_body_buffer_size). */
+  memory: number;
+  /** Where temp files go (client_body_temp_path, proxy_temp_path): made 0700, files 0600. */
+  tempPath: string;
+  /** One response's temp file at most; past it, backpressure (proxy_max_temp_file_size; 0 = no file). */
+  maxTempFileSize: number;
+  /** All temp files of one proxy process together at most; past it a new upload gets 503. */
+  maxDisk: number;
 }
 
 export interface TimeoutsConfig {
@@ -108,6 +132,7 @@ export interface Config {
   workers: WorkersConfig;
   upstream: UpstreamConfig;
   timeouts: TimeoutsConfig;
+  buffering: BufferingConfig;
   clientMaxBodySize: number;
   clientMaxHeaderSize: number;
   trustedProxies: readonly string[];
