@@ -11,6 +11,7 @@ import {
   listContextFiles,
   tarFile,
 } from '../../deploy/docker/index.js';
+import { holdForThisFile } from './exclusive.js';
 import { waitFor as waitUntil } from './wait.js';
 
 /** The repository root (dist/test/helpers → ../../..). */
@@ -47,6 +48,8 @@ const TEST_REPOSITORY = 'gatehouse-test';
  * gatehouse-test tags are removed when a new one is built; the current one stays as the cache.
  */
 export async function ensureTestImage(): Promise<string> {
+  // One test file at a time uses the engine: builds, tags, swarm mode (helpers/exclusive.ts).
+  await holdForThisFile('docker-engine');
   const engine = createEngine();
   const files = await listContextFiles(buildContext);
   const hash = createHash('sha256');
