@@ -1,0 +1,275 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createEngine } from '../../deploy/docker/index.js';
+import { WORKER_HEADER } from '../../stack/worker-identity.js';
+import { derivedImage, ensureTestImage, freePort, get, run, startLoad, waitFor } from '../helpers/docker.js';
+import { requires } from '../helpers/system-deps.js';
+
+// End to end on a single-node Docker Swarm (`docker swarm init` on loopback, left again at the
+// end): docker-stack.yml through `docker stack deploy`, and `gatehouse deploy --swarm` through the
+// Engine's Swarm API. Both as the README runs them; the proxy finds the tasks by re-resolving
+// tasks.app (dnsrr endpoints, a host-mode published port: what works without overlay VIPs and the
+// ingress routing mesh).
+
+/**
+ * An image by its ID: a task whose image is named by ID (or digest) starts without the engine
+ * asking a registry for a newer one, which it does for a tag (and none is reachable here).
+ */
+const imageId = (tag: string) => run(['docker', 'image', 'inspect', '-f', '{{.Id}}', tag]).trim();
+
+const swarmState = () => run(['docker', 'info', '--format', '{{.Swarm.LocalNodeState}}']).trim();
+
+/** The container IDs (12 hex: the workers' hostnames) of a service's running tasks. */
+const runningTasks = (service: string) =>
+  run(['docker', 'ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`])
+    .split('\n')
+    .filter(Boolean);
+
+/** Which workers answer through the proxy: the hostname in the worker's identity header, over `count` GETs. */
+async function hostsServing(url: string, count: number): Promise<Set<string>> {
+  const hosts = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const res = await get(`${url}/healthz`);
+    if (res.status !== 200) throw new Error(`GET ${url}/healthz answered ${res.status}`);
+    const host = /hostname=([^;]+)/.exec(String(res.headers[WORKER_HEADER] ?? ''))?.[1];
+    if (host) hosts.add(host);
+  }
+  return hosts;
+}
+
+/** Waits until every task of `service` serves through the proxy, and exactly those. */
+async function servingAll(url: string, service: string, tasks: number, timeout = 60_000): Promise<void> {
+  await waitFor(
+    `${tasks} tasks of ${service} to serve through the proxy`,
+    async () => {
+      const running = runningTasks(service);
+      if (running.length !== tasks) return undefined;
+      const hosts = await hostsServing(url, tasks * 6);
+      return hosts.size === tasks && [...hosts].every((h) => running.includes(h)) ? true : undefined;
+    },
+    timeout,
+    250,
+  );
+}
+
+/** Load for the whole of `action`, then a little after; returns the load's result. */
+async function underLoad(url: string, action: () => Promise<void>) {
+  const load = startLoad(`${url}/headers`, { connections: 8, maxRequests: 100_000, maxDuration: 150_000 });
+  await waitFor('load to flow', async () => (load.result.ok > 20 ? true : undefined), 15_000, 50);
+  await action();
+  const atEnd = load.result.ok;
+  await waitFor(
+    'traffic after the rollout',
+    async () => (load.result.ok > atEnd + 50 ? true : undefined),
+    15_000,
+    50,
+  );
+  return load.stop();
+}
+
+describe('Docker Swarm', requires('docker'), () => {
+  const rolloutTag = `gatehouse-test-swarm:${process.pid}`;
+  let image = '';
+  let initialized = false;
+
+  before(async () => {
+    image = await ensureTestImage();
+    await derivedImage(image, rolloutTag);
+    if (swarmState() !== 'active') {
+      run(['docker', 'swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', '127.0.0.1:2377']);
+      initialized = true;
+    }
+  });
+
+  after(async () => {
+    // A swarm this test found running stays; the one it made goes, with everything in it.
+    if (initialized) run(['docker', 'swarm', 'leave', '--force']);
+    await createEngine()
+      .removeImage(rolloutTag)
+      .catch(() => {});
+  });
+
+  describe('docker stack deploy -c docker-stack.yml', () => {
+    const stack = `ghstack${process.pid}`;
+    const app = `${stack}_app`;
+    let env: NodeJS.ProcessEnv = {};
+    let url = '';
+
+    before(async () => {
+      const port = await freePort();
+      env = { ...process.env, GATEHOUSE_IMAGE: imageId(image), GATEHOUSE_PORT: String(port) };
+      url = `http://127.0.0.1:${port}`;
+    });
+
+    after(() => {
+      if (env.GATEHOUSE_IMAGE) run(['docker', 'stack', 'rm', stack]);
+    });
+
+    test('deploys the stack, whose proxy serves the site over both app tasks', async () => {
+      run(['docker', 'stack', 'deploy', '--resolve-image', 'never', '-c', 'docker-stack.yml', stack], {
+        env,
+      });
+      await servingAll(url, app, 2, 90_000);
+      const home = await get(`${url}/`);
+      assert.equal(home.status, 200);
+      assert.match(home.headers['content-type'] as string, /^text\/html/);
+    });
+
+    test('docker service scale app=4 is picked up by the running proxy', async (t) => {
+      const proxyTask = runningTasks(`${stack}_proxy`);
+      const started = performance.now();
+      run(['docker', 'service', 'scale', '--detach', `${app}=4`]);
+      let runningAt = 0;
+      await waitFor(
+        'all four tasks to serve through the proxy',
+        async () => {
+          const running = runningTasks(app);
+          if (running.length < 4) return undefined;
+          runningAt ||= performance.now();
+          const hosts = await hostsServing(url, 24);
+          return hosts.size === 4 && [...hosts].every((h) => running.includes(h)) ? true : undefined;
+        },
+        60_000,
+        100,
+      );
+      const done = performance.now();
+      t.diagnostic(
+        `scale-out 2→4: all 4 tasks served through the proxy ${((done - started) / 1000).toFixed(1)} s after ` +
+          `\`docker service scale\`, ${((done - runningAt) / 1000).toFixed(1)} s after the 4th task was running (healthy)`,
+      );
+      assert.deepEqual(runningTasks(`${stack}_proxy`), proxyTask, 'the same proxy task');
+    });
+
+    test('docker service update --image rolls the tasks under load with no failed request', async (t) => {
+      const before = new Set(runningTasks(app));
+      const started = performance.now();
+      const result = await underLoad(url, async () => {
+        run(['docker', 'service', 'update', '--detach', '--image', imageId(rolloutTag), app]);
+        await waitFor(
+          'the rolling update to complete',
+          async () => {
+            const state = run(['docker', 'service', 'inspect', '-f', '{{.UpdateStatus.State}}', app]).trim();
+            assert.doesNotMatch(state, /rollback|paused/, `update ${state}`);
+            return state === 'completed' ? true : undefined;
+          },
+          150_000,
+          500,
+        );
+      });
+      t.diagnostic(
+        `stack rollout of 4 tasks under load (${((performance.now() - started) / 1000).toFixed(1)} s): ` +
+          `${result.failed} failed of ${result.ok + result.failed} requests ${JSON.stringify(result.failures)}`,
+      );
+      assert.equal(result.failed, 0, `failures: ${JSON.stringify(result.failures)}`);
+      assert.ok(result.ok > 100);
+      const after = runningTasks(app);
+      assert.equal(after.length, 4);
+      assert.ok(
+        after.every((id) => !before.has(id)),
+        'every task replaced',
+      );
+      for (const id of after)
+        assert.equal(run(['docker', 'inspect', '-f', '{{.Image}}', id]).trim(), imageId(rolloutTag));
+    });
+
+    test('docker stack rm removes the services and the network', async () => {
+      run(['docker', 'stack', 'rm', stack]);
+      await waitFor(
+        'the stack to be gone',
+        async () => {
+          const left =
+            run(['docker', 'ps', '-aq', '--filter', `label=com.docker.stack.namespace=${stack}`]) +
+            run(['docker', 'network', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`]);
+          return left.trim() === '' ? true : undefined;
+        },
+        60_000,
+        500,
+      );
+      env = {};
+      await assert.rejects(get(`${url}/healthz`));
+    });
+  });
+
+  describe('gatehouse deploy --swarm', () => {
+    const stack = `ghswarm${process.pid}`;
+    const app = `${stack}_app`;
+    let url = '';
+    let port = 0;
+    const cli = (...args: string[]) =>
+      run([process.execPath, 'bin/gatehouse.js', 'deploy', ...args, '--swarm', '--stack', stack], {
+        timeout: 240_000,
+      });
+
+    before(async () => {
+      port = await freePort();
+      url = `http://127.0.0.1:${port}`;
+    });
+
+    after(() => {
+      if (port) spawnQuietly(() => cli('down'));
+    });
+
+    test('up creates the services; the proxy serves the site over both workers', async () => {
+      const out = cli('up', '--image', image, '--workers', '2', '--port', String(port));
+      assert.match(out, new RegExp(`stack ${stack} is up: ${url}`));
+      await servingAll(url, app, 2);
+    });
+
+    test('scale 3 adds a task that the running proxy picks up', async () => {
+      cli('scale', '3');
+      await servingAll(url, app, 3, 30_000);
+    });
+
+    test('rollout --image replaces every task under load with no failed request', async (t) => {
+      const before = new Set(runningTasks(app));
+      const started = performance.now();
+      const result = await underLoad(url, async () => {
+        cli('rollout', '--image', rolloutTag);
+      });
+      t.diagnostic(
+        `deploy --swarm rollout of 3 tasks under load (${((performance.now() - started) / 1000).toFixed(1)} s): ` +
+          `${result.failed} failed of ${result.ok + result.failed} requests ${JSON.stringify(result.failures)}`,
+      );
+      assert.equal(result.failed, 0, `failures: ${JSON.stringify(result.failures)}`);
+      const after = runningTasks(app);
+      assert.equal(after.length, 3);
+      assert.ok(
+        after.every((id) => !before.has(id)),
+        'every task replaced',
+      );
+    });
+
+    test('status lists the proxy and each worker task', () => {
+      const out = cli('status');
+      assert.match(out, /^NAME +ROLE +STATE +HEALTH +ADDRESS +IMAGE\n/);
+      assert.match(out, new RegExp(`\\n${stack}_proxy\\.1 +proxy +running +healthy +${port}->8080/tcp `));
+      assert.equal(
+        out.match(new RegExp(` worker +running +healthy +[\\d.]+:3000 +${rolloutTag}`, 'g'))?.length,
+        3,
+      );
+    });
+
+    test('down removes the services, the network and the config', async () => {
+      cli('down');
+      const left = (kind: string) =>
+        run(['docker', kind, 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`]).trim();
+      assert.equal(left('service'), '');
+      assert.equal(left('network'), '');
+      assert.equal(left('config'), '');
+      await waitFor(
+        'the proxy port to close',
+        async () => ((await get(`${url}/healthz`).catch(() => null)) === null ? true : undefined),
+        30_000,
+      );
+      port = 0;
+    });
+  });
+});
+
+function spawnQuietly(action: () => unknown): void {
+  try {
+    action();
+  } catch {
+    // best effort: the swarm is left afterwards anyway
+  }
+}
