@@ -98,13 +98,13 @@ export function workerServiceSpec(options: ServiceSpecOptions & { replicas: numb
     TaskTemplate: taskTemplate(options, 'worker', ['worker']),
     Mode: { Replicated: { Replicas: options.replicas } },
     UpdateConfig: {
-      Parallelism: 1,
+      Parallelism: 2,
       Delay: 1 * SECOND,
       Order: 'start-first',
       FailureAction: 'rollback',
       Monitor: 10 * SECOND,
     },
-    RollbackConfig: { Parallelism: 1, Order: 'start-first' },
+    RollbackConfig: { Parallelism: 2, Order: 'start-first' },
     EndpointSpec: { Mode: 'dnsrr' },
   };
 }

@@ -203,6 +203,19 @@ export function createSwarmDeployer(options: SwarmDeployerOptions): Deployer {
     );
   }
 
+  /** Runs `action` until it does not throw, every pollInterval; the last error after the timeout. */
+  async function retry(action: () => Promise<void>): Promise<void> {
+    const deadline = now() + timeout;
+    for (;;) {
+      try {
+        return await action();
+      } catch (error) {
+        if (now() >= deadline) throw error;
+        await sleep(pollInterval);
+      }
+    }
+  }
+
   return {
     async up(up: UpOptions) {
       await requireSwarm();
@@ -234,7 +247,7 @@ export function createSwarmDeployer(options: SwarmDeployerOptions): Deployer {
       const image = await requireImage(rollout.image);
       const svc = await requireService('worker');
       const replicas = replicasOf(svc);
-      out(`rolling out ${rollout.image} over ${replicas} tasks (start-first, one at a time, health-gated)`);
+      out(`rolling out ${rollout.image} over ${replicas} tasks (start-first, two at a time, health-gated)`);
       await workerUpdate(image, replicas, rollout.config);
       return { started: replicas, stopped: replicas };
     },
@@ -277,22 +290,19 @@ export function createSwarmDeployer(options: SwarmDeployerOptions): Deployer {
       const networks = (await swarm.listNetworks({ label: namespace })).filter(
         (n) => n.name === swarmNetworkName(stack),
       );
-      const deadline = now() + timeout;
-      for (const n of networks) {
-        for (;;) {
-          try {
-            await swarm.removeNetwork(n.id);
-            out(`removed network ${n.name}`);
-            break;
-          } catch (error) {
-            if (now() >= deadline) throw error;
-            await sleep(pollInterval);
-          }
+      // The engine refuses (network has active endpoints, config is in use) until they have.
+      const removed: string[] = [];
+      await retry(async () => {
+        for (const n of networks.filter((x) => !removed.includes(x.id))) {
+          await swarm.removeNetwork(n.id);
+          removed.push(n.id);
+          out(`removed network ${n.name}`);
         }
-      }
-      for (const c of await swarm.listConfigs({ label: namespace })) {
-        await swarm.removeConfig(c.id).catch(() => {});
-      }
+        for (const c of await swarm.listConfigs({ label: namespace })) {
+          await swarm.removeConfig(c.id);
+          out(`removed config ${c.name}`);
+        }
+      });
       return { containers: services, networks: networks.length };
     },
   };
