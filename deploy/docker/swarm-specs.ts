@@ -1,5 +1,13 @@
 import { ROLE_LABEL, type Role, STACK_LABEL } from '../../stack/labels.js';
 import { healthcheck } from './specs.js';
+
+/**
+ * The container healthcheck, more patient: Swarm replaces a task that turns unhealthy (plain
+ * Docker only reports it), so a busy host must not fail ten probes in a row of a working task. A
+ * start is not slower: a task is healthy at its first passing probe.
+ */
+export const swarmHealthcheck = { ...healthcheck, Timeout: 10 * 1_000_000_000, Retries: 10 };
+
 import { CONFIG_PATH, PROXY_PORT, STATUS_PORT } from './stack-config.js';
 import type { ServiceSpec } from './swarm-engine.js';
 
@@ -58,7 +66,10 @@ export interface ServiceSpecOptions {
  */
 function taskTemplate(options: ServiceSpecOptions, role: Role, args: string[], env: string[] = []) {
   const { stack, image, networkId, config, stopTimeout } = options;
-  const limits = role === 'worker' ? { cpus: 1, memory: 512 } : { cpus: 1, memory: 256 };
+  // No CPU quota on the proxy: every request passes through it, and a quota would throttle its
+  // health probe with it under load, until Swarm replaced a proxy that works.
+  const limits =
+    role === 'worker' ? { NanoCPUs: 1 * SECOND, MemoryBytes: 512 * MIB } : { MemoryBytes: 256 * MIB };
   return {
     ContainerSpec: {
       Image: image.ref,
@@ -69,7 +80,7 @@ function taskTemplate(options: ServiceSpecOptions, role: Role, args: string[], e
       Init: true,
       StopGracePeriod: stopTimeout * SECOND,
       // Swarm adds a task to DNS (tasks.app) only once this passes: new workers join healthy.
-      Healthcheck: healthcheck,
+      Healthcheck: swarmHealthcheck,
       Configs: [
         {
           File: { Name: CONFIG_PATH, UID: '0', GID: '0', Mode: 0o444 },
@@ -83,10 +94,7 @@ function taskTemplate(options: ServiceSpecOptions, role: Role, args: string[], e
       Delay: 2 * SECOND,
       ...(role === 'worker' ? { Window: 30 * SECOND } : {}),
     },
-    Resources: {
-      Limits: { NanoCPUs: limits.cpus * SECOND, MemoryBytes: limits.memory * MIB },
-      ...(role === 'worker' ? { Reservations: { NanoCPUs: 0.1 * SECOND, MemoryBytes: 64 * MIB } } : {}),
-    },
+    Resources: { Limits: limits, Reservations: { NanoCPUs: 0.1 * SECOND, MemoryBytes: 64 * MIB } },
     Networks: [{ Target: networkId, Aliases: [SERVICE_ALIAS[role]] }],
   };
 }
