@@ -80,7 +80,8 @@ function taskTemplate(options: ServiceSpecOptions, role: Role, args: string[], e
       Init: true,
       StopGracePeriod: stopTimeout * SECOND,
       // Swarm adds a task to DNS (tasks.app) only once this passes: new workers join healthy.
-      Healthcheck: swarmHealthcheck,
+      // The Swarm API spells it HealthCheck (a container's config: Healthcheck).
+      HealthCheck: swarmHealthcheck,
       Configs: [
         {
           File: { Name: CONFIG_PATH, UID: '0', GID: '0', Mode: 0o444 },

@@ -94,7 +94,10 @@ describe('Docker Swarm', requires('docker'), () => {
   let initialized = false;
 
   before(async () => {
-    image = await ensureTestImage();
+    // A tag of our own on the test image: another run's ensureTestImage removes the shared
+    // gatehouse-test tags it considers stale, and the image must outlive this file.
+    image = `gatehouse-test-swarm-base:${process.pid}`;
+    run(['docker', 'tag', await ensureTestImage(), image]);
     await derivedImage(image, rolloutTag);
     if (swarmState() !== 'active') {
       run(['docker', 'swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', '127.0.0.1:2377']);
@@ -105,9 +108,10 @@ describe('Docker Swarm', requires('docker'), () => {
   after(async () => {
     // A swarm this test found running stays; the one it made goes, with everything in it.
     if (initialized) run(['docker', 'swarm', 'leave', '--force']);
-    await createEngine()
-      .removeImage(rolloutTag)
-      .catch(() => {});
+    for (const tag of [rolloutTag, image])
+      await createEngine()
+        .removeImage(tag)
+        .catch(() => {});
   });
 
   describe('docker stack deploy -c docker-stack.yml', () => {
@@ -249,11 +253,6 @@ describe('Docker Swarm', requires('docker'), () => {
       await servingAll(url, app, 2);
     });
 
-    test('scale 3 adds a task that the running proxy picks up', async () => {
-      cli('scale', '3');
-      await servingAll(url, app, 3, 30_000);
-    });
-
     test('rollout --image replaces every task under load with no failed request', async (t) => {
       const before = new Set(runningTasks(app));
       const started = performance.now();
@@ -271,12 +270,12 @@ describe('Docker Swarm', requires('docker'), () => {
         ]);
       });
       t.diagnostic(
-        `deploy --swarm rollout of 3 tasks under load (${((performance.now() - started) / 1000).toFixed(1)} s): ` +
+        `deploy --swarm rollout of 2 tasks under load (${((performance.now() - started) / 1000).toFixed(1)} s): ` +
           `${result.failed} failed of ${result.ok + result.failed} requests ${JSON.stringify(result.failures)}`,
       );
       assert.equal(result.failed, 0, `failures: ${JSON.stringify(result.failures)}`);
       const after = runningTasks(app);
-      assert.equal(after.length, 3);
+      assert.equal(after.length, 2);
       assert.ok(
         after.every((id) => !before.has(id)),
         'every task replaced',
@@ -289,8 +288,13 @@ describe('Docker Swarm', requires('docker'), () => {
       assert.match(out, new RegExp(`\\n${stack}_proxy\\.1 +proxy +running +healthy +${port}->8080/tcp `));
       assert.equal(
         out.match(new RegExp(` worker +running +healthy +[\\d.]+:3000 +${rolloutTag}`, 'g'))?.length,
-        3,
+        2,
       );
+    });
+
+    test('scale 1 drains a task out of the pool', async () => {
+      cli('scale', '1');
+      await servingAll(url, app, 1, 30_000);
     });
 
     test('down removes the services, the network and the config', async () => {
