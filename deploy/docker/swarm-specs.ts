@@ -111,7 +111,7 @@ export function workerServiceSpec(options: ServiceSpecOptions & { replicas: numb
       Delay: 1 * SECOND,
       Order: 'start-first',
       FailureAction: 'rollback',
-      Monitor: 10 * SECOND,
+      Monitor: 5 * SECOND,
     },
     RollbackConfig: { Parallelism: 2, Order: 'start-first' },
     EndpointSpec: { Mode: 'dnsrr' },
