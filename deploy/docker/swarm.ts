@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ROLE_LABEL, type Role } from '../../stack/labels.js';
 import type { Deployer, RolloutOptions, ScaleOptions, UpOptions } from './deployer.js';
 import { DeployError } from './errors.js';
-import { type StackConfig, stopTimeoutSeconds } from './stack-config.js';
+import { type StackConfig, stopTimeoutSeconds, WORKER_PORT } from './stack-config.js';
 import type { StatusRow } from './status.js';
 import type { ServiceInfo, ServiceSpec, SwarmEngine, TaskInfo } from './swarm-engine.js';
 import {
@@ -266,7 +266,7 @@ export function createSwarmDeployer(options: SwarmDeployerOptions): Deployer {
             state: task.state,
             // Swarm reports a task with a healthcheck running only once it passed.
             health: task.state === 'running' ? 'healthy' : '-',
-            address: role === 'worker' ? (ip ? `${ip}:3000` : '-') : task.ports.join(', ') || '-',
+            address: role === 'worker' ? (ip ? `${ip}:${WORKER_PORT}` : '-') : task.ports.join(', ') || '-',
             image: task.labels[IMAGE_LABEL] ?? task.image,
           });
         }
