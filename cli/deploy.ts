@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
+import Docker from 'dockerode';
 import { ConfigError, packageRoot } from '../config/index.js';
 import {
   buildImage,
   CONTAINER_SOCKET,
   createDeployer,
   createEngine,
+  createSwarmDeployer,
+  createSwarmEngine,
   DeployError,
   formatTable,
   socketGroup,
@@ -16,6 +19,7 @@ interface StackOptions {
   stack: string;
   image: string;
   config?: string;
+  swarm?: boolean;
 }
 
 const DEFAULT_IMAGE = 'gatehouse:latest';
@@ -24,7 +28,7 @@ export function registerDeploy(program: Command): void {
   const deploy = program
     .command('deploy')
     .description(
-      'run the stack on a Docker engine: build, up, scale, rollout, status, down (labels gatehouse.stack=NAME)',
+      'run the stack on a Docker engine: build, up, scale, rollout, status, down (labels gatehouse.stack=NAME); --swarm: as Swarm services',
     );
 
   deploy
@@ -52,25 +56,39 @@ export function registerDeploy(program: Command): void {
     .description('create the network, N workers and the proxy published on --bind:--port (idempotent)')
     .option('-w, --workers <n>', 'number of workers', count, 2)
     .option('--port <port>', 'host port the proxy is published on', port, 8080)
-    .option('--bind <address>', 'host address the proxy is published on', '127.0.0.1')
+    .option(
+      '--bind <address>',
+      'host address the proxy is published on (not with --swarm: Swarm publishes on every interface)',
+      '127.0.0.1',
+    )
     .option(
       '--socket <path>',
       'engine socket on the engine host, mounted read-only into the proxy',
       CONTAINER_SOCKET,
     )
-    .action((opts: StackOptions & { workers: number; port: number; bind: string; socket: string }) =>
-      run(async () => {
-        const { url } = await deployer(opts).up({
-          image: opts.image,
-          workers: opts.workers,
-          config: loadStackConfig(opts),
-          bind: opts.bind,
-          port: opts.port,
-          socket: opts.socket,
-          socketGid: socketGroup(opts.socket),
-        });
-        console.log(`stack ${opts.stack} is up: ${url}`);
-      }),
+    .action(
+      (
+        opts: StackOptions & { workers: number; port: number; bind: string; socket: string },
+        command: Command,
+      ) =>
+        run(async () => {
+          if (opts.swarm && command.getOptionValueSource('bind') === 'cli') {
+            throw new DeployError(
+              'GH_ERR_DEPLOY_CONFLICT',
+              '--bind cannot be used with --swarm: Swarm publishes host-mode ports on every interface of the node',
+            );
+          }
+          const { url } = await deployer(opts).up({
+            image: opts.image,
+            workers: opts.workers,
+            config: loadStackConfig(opts),
+            bind: opts.bind,
+            port: opts.port,
+            socket: opts.socket,
+            socketGid: socketGroup(opts.socket),
+          });
+          console.log(`stack ${opts.stack} is up: ${url}`);
+        }),
     );
 
   stackCommand(deploy.command('scale'))
@@ -131,10 +149,21 @@ function stackCommand(command: Command): Command {
     .option(
       '-c, --config <file>',
       'gatehouse config for the stack (container addresses and discovery are set by the deployer)',
+    )
+    .option(
+      '--swarm',
+      'as Docker Swarm services (<stack>_app, <stack>_proxy, like docker stack deploy) on this swarm manager',
     );
 }
 
 function deployer(opts: StackOptions, settle?: number) {
+  if (opts.swarm) {
+    return createSwarmDeployer({
+      swarm: createSwarmEngine(new Docker()),
+      stack: opts.stack,
+      out: (line) => console.log(line),
+    });
+  }
   return createDeployer({
     engine: createEngine(),
     stack: opts.stack,
@@ -144,7 +173,8 @@ function deployer(opts: StackOptions, settle?: number) {
 }
 
 function loadStackConfig(opts: StackOptions) {
-  if (!opts.config) return stackConfig(opts.stack, null, 'the default config');
+  const discovery = opts.swarm ? 'swarm' : 'docker';
+  if (!opts.config) return stackConfig(opts.stack, null, 'the default config', discovery);
   let text: string;
   try {
     text = readFileSync(opts.config, 'utf8');
@@ -152,7 +182,7 @@ function loadStackConfig(opts: StackOptions) {
     const problem = { path: '', message: `cannot read the file (${(error as NodeJS.ErrnoException).code})` };
     throw new ConfigError(opts.config, [problem]);
   }
-  return stackConfig(opts.stack, text, opts.config);
+  return stackConfig(opts.stack, text, opts.config, discovery);
 }
 
 async function run(action: () => Promise<void>): Promise<void> {

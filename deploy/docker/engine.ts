@@ -170,7 +170,7 @@ export function createEngine(docker: Docker = new Docker()): Engine {
   };
 }
 
-async function engineCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+export async function engineCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
@@ -179,7 +179,11 @@ async function engineCall<T>(what: string, call: () => Promise<T>): Promise<T> {
 }
 
 /** Runs a call whose listed HTTP statuses mean "already so" (304 already stopped, 404 already gone). */
-async function tolerate(statuses: number[], call: () => Promise<unknown>, what: string): Promise<void> {
+export async function tolerate(
+  statuses: number[],
+  call: () => Promise<unknown>,
+  what: string,
+): Promise<void> {
   try {
     await call();
   } catch (error) {

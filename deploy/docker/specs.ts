@@ -54,7 +54,12 @@ export function networkSpec(stack: string): NetworkSpec {
  * it listens; the engine's health_status event is what discovery reacts to. Unhealthy only after
  * 5 failures of up to 5 s each: a busy host must not make a working container leave the pool.
  */
-const healthcheck = { Interval: 2 * SECOND, Timeout: 5 * SECOND, Retries: 5, StartPeriod: 15 * SECOND };
+export const healthcheck = {
+  Interval: 2 * SECOND,
+  Timeout: 5 * SECOND,
+  Retries: 5,
+  StartPeriod: 15 * SECOND,
+};
 
 /** What every container of a stack runs with, on the stack's network. */
 function hostConfig(network: string) {
