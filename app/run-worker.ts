@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { type Config, workerEnv } from '../config/index.js';
 import { exitAfterDrainOnSignals } from '../process/lifecycle.js';
 import { createLogger } from '../process/logger.js';
-import { DRAINING_MESSAGE, tellPm2 } from '../stack/pm2-bus.js';
+import { DRAIN_NOTICE_MS, DRAINING_MESSAGE, tellPm2 } from '../stack/pm2-bus.js';
 import { type GatewayApp, toGatewayApp } from './gateway.js';
 import { createSite } from './site/index.js';
 import { typeScriptLoadError } from './typescript.js';
@@ -79,10 +80,10 @@ export async function runWorker({ config, appModule, env = process.env }: RunWor
   logger.setBindings({ port: address.port });
   process.send?.('ready');
 
-  exitAfterDrainOnSignals(logger, () => {
+  exitAfterDrainOnSignals(logger, async () => {
     // Under pm2: tell the proxy's pm2 pool source first (pm2 puts typed messages on its bus), so
     // it takes this worker out of the pool before the listener closes, not after the exit.
-    tellPm2(DRAINING_MESSAGE, { pid: process.pid, port: address.port });
+    if (tellPm2(DRAINING_MESSAGE, { pid: process.pid, port: address.port })) await sleep(DRAIN_NOTICE_MS);
     return worker.shutdown();
   });
 }

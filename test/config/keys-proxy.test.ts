@@ -314,9 +314,11 @@ describe('active health', () => {
       30_000,
     );
     assert.ok(probed, `probes seen: ${JSON.stringify([...seen])}`);
-    // Past a 150 ms timeout the first probe failed (fall 1: out); within 1500 ms it passed.
-    assert.deepEqual(seen.get('/short')!.slice(0, 2), [true, false]);
-    assert.deepEqual(seen.get('/long')!.slice(0, 2), [true, true]);
+    // Past a 150 ms timeout the first probe failed (fall 1: out); within 1500 ms it passed. What
+    // the backend sees with the first probe is not asserted: on a loaded machine that probe may
+    // reach it only after its 150 ms were up (the upstream is out already then).
+    assert.equal(seen.get('/short')![1], false, `/short: ${JSON.stringify(seen.get('/short'))}`);
+    assert.equal(seen.get('/long')![1], true, `/long: ${JSON.stringify(seen.get('/long'))}`);
     // An enabled check probes at once on start; this one has had seconds.
     assert.equal(seen.get('/off'), undefined, 'the proxy with health.enabled false probed');
   });
