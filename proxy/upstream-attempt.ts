@@ -11,7 +11,7 @@ import type { Upstream } from './pool/upstream.js';
 
 /** What an attempt tells the request path it belongs to; decisions about the exchange are made there. */
 export interface AttemptOwner {
-  /** The request is going out on a connection: the client's body may start flowing into `attempt.body`. */
+  /** The request is going out on a connection: a streamed body may start flowing into `attempt.stream`. */
   sending(attempt: UpstreamAttempt): void;
   /** The upstream answered `status`: true when the exchange drops this answer for the next upstream. */
   retryStatus(attempt: UpstreamAttempt, status: number): boolean;
@@ -46,8 +46,10 @@ interface HeldHead {
  * answered 502 — instead of a client connection cut with nothing on it.
  */
 export class UpstreamAttempt implements Dispatcher.DispatchHandler {
-  /** A copy of the body for this attempt only, fed from the client once the request goes out. */
-  readonly body: PassThrough | null;
+  /** A streamed body's copy for this attempt only, fed from the client once the request goes out. */
+  readonly stream: PassThrough | null;
+  /** What undici sends: the stream, a buffered body's bytes or temp file, or nothing. */
+  private readonly body: Dispatcher.DispatchOptions['body'];
   /** The request (head or body) may have reached the upstream. */
   requestSent = false;
   /** Part of the response went to the client: errors after it cannot be retried. */
@@ -73,7 +75,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     readonly upstream: Upstream,
     private readonly owner: AttemptOwner,
   ) {
-    this.body = ex.hasBody ? new PassThrough() : null;
+    this.stream = ex.hasBody && !ex.requestBody ? new PassThrough() : null;
+    this.body = ex.requestBody ? ex.requestBody.source() : this.stream;
     this.timeouts = ex.runtime.config.timeouts;
   }
 
