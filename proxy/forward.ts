@@ -39,7 +39,8 @@ export interface ForwarderOptions {
  *            buffering.request, the whole body read (buffering/request-body.ts) before an attempt
  *   attempt: pick an upstream (retry.ts) → send it with undici on a kept-alive connection
  *            (upstream-attempt.ts, connections.ts) → response head cleaned and held until the
- *            first body byte → body written to the client with backpressure
+ *            first body byte → body written to the client: with buffering.response, what the
+ *            client cannot take yet is held (buffering/response-buffer.ts), else backpressure
  *   failed:  retry per next_upstream (retry.ts), else a proxy-made error page (reject)
  *   finish:  metrics and the access log, once the response is over.
  * WebSocket handshakes share the prologue and the retry policy (websocket.ts).
@@ -48,7 +49,7 @@ export function createForwarder(options: ForwarderOptions) {
   const { getRuntime, logger, observer, isClosing, onBodyBytes, tempSpace } = options;
   const countBodyBytes = onBodyBytes ? (chunk: Buffer) => onBodyBytes(chunk.length) : null;
 
-  const owner: AttemptOwner = { sending, retryStatus, failed, cut, completed, onBodyBytes };
+  const owner: AttemptOwner = { sending, retryStatus, failed, cut, completed, onBodyBytes, tempSpace };
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const runtime = getRuntime();
