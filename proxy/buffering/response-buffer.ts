@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 import type { BufferingConfig } from '../../config/index.js';
 import { SpillFile } from './spill-file.js';
 import type { TempSpace } from './temp-space.js';
@@ -43,7 +43,8 @@ export class ResponseBuffer {
   private readonly memory: number;
 
   constructor(
-    private readonly res: ServerResponse,
+    /** The client's response (any Writable: the unit tests use a slow one). */
+    private readonly res: Writable,
     private readonly space: TempSpace,
     private readonly settings: ResponseBufferSettings,
     private readonly onRoom: () => void,
