@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Cleanup } from './proxy.js';
+import { type Cleanup, type ConfigDoc, type InProcessProxy, servers, startProxy } from './proxy.js';
 import { type RawMessage, readMessage } from './raw-backend.js';
 
 /** A fresh folder for buffering.temp_path (the proxy makes `buffers` inside it), removed after. */
@@ -68,3 +68,19 @@ export function chunk(data: string | Buffer): Buffer {
 }
 
 export const LAST_CHUNK = '0\r\n\r\n';
+
+/** A proxy in front of the worker at `port`, its temp files in a fresh folder (tempFiles(folder)). */
+export async function proxyWithTempFolder(
+  t: Cleanup,
+  port: number,
+  buffering: ConfigDoc = {},
+  overrides: ConfigDoc = {},
+): Promise<{ proxy: InProcessProxy; folder: string }> {
+  const folder = tempFolder(t);
+  const proxy = await startProxy(t, {
+    upstream: { servers: servers(port) },
+    ...overrides,
+    buffering: { temp_path: folder, ...buffering },
+  });
+  return { proxy, folder };
+}

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
-import { rawClient, tempFiles, tempFolder } from '../helpers/buffering.js';
+import { proxyWithTempFolder, rawClient, tempFiles } from '../helpers/buffering.js';
 import { type Cleanup, head, servers, sleep, startProxy } from '../helpers/proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -74,12 +74,8 @@ async function pausedClient(port: number, t: Cleanup) {
 
 describe('response buffering (buffering.response)', () => {
   test('a worker writing 32 MiB to a client that reads nothing is done within 10 s and released; the client then reads it all intact', async (t) => {
-    const folder = tempFolder(t);
     const worker = await bigWorker(t);
-    const proxy = await startProxy(t, {
-      upstream: { servers: servers(worker.port) },
-      buffering: { temp_path: folder },
-    });
+    const { proxy, folder } = await proxyWithTempFolder(t, worker.port);
     const { readAll } = await pausedClient(proxy.port, t);
     await waitFor('the worker to finish its response', async () => worker.finished, 10_000, 50);
     const [upstream] = proxy.server.runtime.pool.upstreams;
@@ -110,12 +106,8 @@ describe('response buffering (buffering.response)', () => {
   });
 
   test('buffering.max_temp_file_size: past it the worker waits for the client', async (t) => {
-    const folder = tempFolder(t);
     const worker = await bigWorker(t);
-    const proxy = await startProxy(t, {
-      upstream: { servers: servers(worker.port) },
-      buffering: { temp_path: folder, max_temp_file_size: '1m' },
-    });
+    const { proxy, folder } = await proxyWithTempFolder(t, worker.port, { max_temp_file_size: '1m' });
     const { readAll } = await pausedClient(proxy.port, t);
     await waitFor(
       'a temp file of 1 MiB',
@@ -125,6 +117,7 @@ describe('response buffering (buffering.response)', () => {
     );
     await sleep(1500);
     assert.equal(worker.finished, false, 'the worker finished: the temp file went past its size');
+    assert.equal(tempFiles(folder).length, 1);
     assert.ok(proxy.server.tempSpace.bytes <= MIB, `${proxy.server.tempSpace.bytes} bytes in temp files`);
     const { hash } = await readAll();
     assert.equal(hash, expectedHash);
@@ -151,12 +144,8 @@ describe('response buffering (buffering.response)', () => {
   }
 
   test('the temp file of a response is removed when the client goes away', async (t) => {
-    const folder = tempFolder(t);
     const worker = await bigWorker(t);
-    const proxy = await startProxy(t, {
-      upstream: { servers: servers(worker.port) },
-      buffering: { temp_path: folder },
-    });
+    const { proxy, folder } = await proxyWithTempFolder(t, worker.port);
     const { client } = await pausedClient(proxy.port, t);
     await waitFor('a temp file', async () => tempFiles(folder).length === 1, 10_000, 50);
     client.socket.destroy();

@@ -127,19 +127,30 @@ class SlowClient extends Writable {
   }
 }
 
+/** The first 32 KiB write finds the client full; the buffer then holds what comes next. */
+const FIRST = Buffer.alloc(32 * KIB, 1);
+
+function slowResponse(t: Cleanup, maxTempFileSize: number, onRoom: () => void) {
+  const path = folder(t);
+  const space = new TempSpace();
+  const client = new SlowClient();
+  client.write(FIRST);
+  const settings = { memory: 16 * KIB, tempPath: path, maxTempFileSize, maxDisk: 1024 * KIB };
+  const buffer = new ResponseBuffer(client, space, settings, onRoom);
+  /** The client got everything in order, the response ended, and no temp space is left. */
+  async function deliveredWhole(parts: Buffer[]): Promise<void> {
+    await waitFor('the response to end', async () => client.ended, 5000, 10);
+    assert.deepEqual(client.bytes, Buffer.concat([FIRST, ...parts]));
+    client.destroy();
+    await emptied(space, path);
+  }
+  return { path, space, client, buffer, deliveredWhole };
+}
+
 describe('ResponseBuffer', () => {
   test('holds what a slow client cannot take (memory, then the file), keeps the order, and ends the response after', async (t) => {
-    const path = folder(t);
-    const space = new TempSpace();
-    const client = new SlowClient();
-    client.write(Buffer.alloc(32 * KIB, 1)); // the write that found the client full
     let room: () => void = () => {};
-    const buffer = new ResponseBuffer(
-      client,
-      space,
-      { memory: 16 * KIB, tempPath: path, maxTempFileSize: 1024 * KIB, maxDisk: 1024 * KIB },
-      () => room(),
-    );
+    const { space, client, buffer, deliveredWhole } = slowResponse(t, 1024 * KIB, () => room());
     const parts = Array.from({ length: 20 }, (_, i) => Buffer.alloc(16 * KIB, i + 2));
     // The upstream may be paused while the file's writes catch up, never for want of a reader.
     for (const part of parts) {
@@ -149,24 +160,12 @@ describe('ResponseBuffer', () => {
     assert.equal(space.files, 1, 'past 64 KiB of memory nothing went to a file');
     buffer.end();
     client.take();
-    await waitFor('the response to end', async () => client.ended, 5000, 10);
-    assert.deepEqual(client.bytes, Buffer.concat([Buffer.alloc(32 * KIB, 1), ...parts]));
-    client.destroy();
-    await emptied(space, path);
+    await deliveredWhole(parts);
   });
 
   test('past max_temp_file_size the upstream is paused, and told when there is room again; nothing is lost', async (t) => {
-    const path = folder(t);
-    const space = new TempSpace();
-    const client = new SlowClient();
-    client.write(Buffer.alloc(32 * KIB, 1));
     let rooms = 0;
-    const buffer = new ResponseBuffer(
-      client,
-      space,
-      { memory: 16 * KIB, tempPath: path, maxTempFileSize: 64 * KIB, maxDisk: 1024 * KIB },
-      () => rooms++,
-    );
+    const { space, client, buffer, deliveredWhole } = slowResponse(t, 64 * KIB, () => rooms++);
     const parts = Array.from({ length: 12 }, (_, i) => Buffer.alloc(16 * KIB, i + 2));
     const accepted = parts.map((part) => buffer.push(part));
     assert.deepEqual(accepted.slice(0, 7), [true, true, true, true, true, true, true]);
@@ -175,23 +174,11 @@ describe('ResponseBuffer', () => {
     client.take();
     await waitFor('room again', async () => rooms > 0, 5000, 10);
     buffer.end();
-    await waitFor('the response to end', async () => client.ended, 5000, 10);
-    assert.deepEqual(client.bytes, Buffer.concat([Buffer.alloc(32 * KIB, 1), ...parts]));
-    client.destroy();
-    await emptied(space, path);
+    await deliveredWhole(parts);
   });
 
   test('a client that goes away takes the held bytes and the temp file with it', async (t) => {
-    const path = folder(t);
-    const space = new TempSpace();
-    const client = new SlowClient();
-    client.write(Buffer.alloc(32 * KIB, 1));
-    const buffer = new ResponseBuffer(
-      client,
-      space,
-      { memory: 16 * KIB, tempPath: path, maxTempFileSize: 1024 * KIB, maxDisk: 1024 * KIB },
-      () => {},
-    );
+    const { path, space, client, buffer } = slowResponse(t, 1024 * KIB, () => {});
     for (let i = 0; i < 10; i++) buffer.push(Buffer.alloc(16 * KIB, i));
     await waitFor('a temp file', async () => tempFiles(path).length === 1, 5000, 10);
     client.destroy();
