@@ -11,6 +11,8 @@ export type ProxyErrorCode =
   | 'GH_ERR_UPSTREAM_SEND_TIMEOUT' // the upstream took no request byte within the send timeout
   | 'GH_ERR_UPSTREAM_STATUS' // a 502/503/504 from the upstream, retried per next_upstream
   | 'GH_ERR_BODY_TOO_LARGE'
+  | 'GH_ERR_BUFFER_FULL' // buffering.max_disk has no room for another request body
+  | 'GH_ERR_BUFFER_WRITE' // a request body's temp file could not be written
   | 'GH_ERR_CLIENT_TIMEOUT'
   | 'GH_ERR_BAD_REQUEST'
   | 'GH_ERR_HEADER_TOO_LARGE';
@@ -24,6 +26,8 @@ const STATUS: Record<ProxyErrorCode, number> = {
   GH_ERR_UPSTREAM_SEND_TIMEOUT: 504,
   GH_ERR_UPSTREAM_STATUS: 502,
   GH_ERR_BODY_TOO_LARGE: 413,
+  GH_ERR_BUFFER_FULL: 503,
+  GH_ERR_BUFFER_WRITE: 500,
   GH_ERR_CLIENT_TIMEOUT: 408,
   GH_ERR_BAD_REQUEST: 400,
   GH_ERR_HEADER_TOO_LARGE: 431,
@@ -91,10 +95,17 @@ const REASONS: Record<number, string> = {
   408: 'Request Timeout',
   413: 'Content Too Large',
   431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
+
+/** Seconds a client is told to wait (Retry-After) before trying again, for errors that pass. */
+export function retryAfter(error: ProxyError): number | undefined {
+  // Temp space frees up as the uploads holding it finish.
+  return error.code === 'GH_ERR_BUFFER_FULL' ? 5 : undefined;
+}
 
 export function reasonPhrase(status: number): string {
   return REASONS[status] ?? 'Error';

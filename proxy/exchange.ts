@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestBody } from './buffering/request-body.js';
 import type { ProxyError } from './errors.js';
 import type { Upstream } from './pool/upstream.js';
 import type { RequestOrigin } from './prologue.js';
@@ -18,6 +19,8 @@ export interface Exchange extends AttemptsSoFar {
   hasBody: boolean;
   /** The body has no Content-Length: its size is counted as it streams. */
   countBody: boolean;
+  /** The whole body, read before the first attempt (buffering.request); null when streamed or none. */
+  requestBody: RequestBody | null;
   /** Upstreams tried so far (the first one is in `upstream` until a retry needs the set). */
   tried: Set<Upstream> | null;
   upstream: Upstream | null;
@@ -49,6 +52,7 @@ export function createExchange(
     started: performance.now(),
     hasBody: false,
     countBody: false,
+    requestBody: null,
     idempotent,
     attempts: 0,
     bodyStarted: false,

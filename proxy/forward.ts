@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../process/logger.js';
 import type { AccessLog } from './access-log.js';
+import { RequestBody, readRequestBody } from './buffering/request-body.js';
+import type { TempSpace } from './buffering/temp-space.js';
 import { bodyFraming, hasBody, limitStreamedBody, lingerThenClose, watchClientBody } from './client-body.js';
-import { errorPage, ProxyError, reasonPhrase, toProxyError } from './errors.js';
+import { errorPage, ProxyError, reasonPhrase, retryAfter, toProxyError } from './errors.js';
 import { createExchange, type Exchange } from './exchange.js';
 import { NO_EXCLUSIONS } from './pool/balancer.js';
 import type { Upstream } from './pool/upstream.js';
@@ -26,24 +28,28 @@ export interface ForwarderOptions {
   isClosing: () => boolean;
   /** Told the size of every body chunk streamed either way (see body-memory.ts). */
   onBodyBytes?: (bytes: number) => void;
+  /** The process's temp files for buffered bodies (buffering.max_disk counts them all). */
+  tempSpace: TempSpace;
 }
 
 /**
  * The HTTP request path, in the order a request takes it:
  *   handle:  body framing → request prologue (prologue.ts: hop-by-hop, trust, request id,
- *            forwarded headers) → body limit by Content-Length → client body timeout
+ *            forwarded headers) → body limit by Content-Length → client body timeout → with
+ *            buffering.request, the whole body read (buffering/request-body.ts) before an attempt
  *   attempt: pick an upstream (retry.ts) → send it with undici on a kept-alive connection
  *            (upstream-attempt.ts, connections.ts) → response head cleaned and held until the
- *            first body byte → body written to the client with backpressure
+ *            first body byte → body written to the client: with buffering.response, what the
+ *            client cannot take yet is held (buffering/response-buffer.ts), else backpressure
  *   failed:  retry per next_upstream (retry.ts), else a proxy-made error page (reject)
  *   finish:  metrics and the access log, once the response is over.
  * WebSocket handshakes share the prologue and the retry policy (websocket.ts).
  */
 export function createForwarder(options: ForwarderOptions) {
-  const { getRuntime, logger, observer, isClosing, onBodyBytes } = options;
+  const { getRuntime, logger, observer, isClosing, onBodyBytes, tempSpace } = options;
   const countBodyBytes = onBodyBytes ? (chunk: Buffer) => onBodyBytes(chunk.length) : null;
 
-  const owner: AttemptOwner = { sending, retryStatus, failed, cut, completed, onBodyBytes };
+  const owner: AttemptOwner = { sending, retryStatus, failed, cut, completed, onBodyBytes, tempSpace };
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const runtime = getRuntime();
@@ -71,8 +77,25 @@ export function createForwarder(options: ForwarderOptions) {
       watchClientBody(req, config.timeouts.clientBody, () =>
         reject(ex, new ProxyError('GH_ERR_CLIENT_TIMEOUT', 'client body timeout')),
       );
+      if (config.buffering.request) return bufferBody(ex);
     }
     attempt(ex);
+  }
+
+  /** nginx proxy_request_buffering: no worker is picked (or held) while a slow client uploads. */
+  function bufferBody(ex: Exchange): void {
+    const { req } = ex;
+    const { buffering, clientMaxBodySize } = ex.runtime.config;
+    const body = new RequestBody(tempSpace, buffering);
+    ex.requestBody = body;
+    if (countBodyBytes) req.on('data', countBodyBytes);
+    readRequestBody(req, body, { maxBodySize: clientMaxBodySize, memory: buffering.memory }, (error) => {
+      if (ex.settled || ex.done) return;
+      if (error) return reject(ex, error);
+      // Sent framed by its length, whatever framing the client used (the prologue took TE away).
+      req.headers['content-length'] = String(body.size);
+      attempt(ex);
+    });
   }
 
   function attempt(ex: Exchange): void {
@@ -101,10 +124,10 @@ export function createForwarder(options: ForwarderOptions) {
 
   /** The request goes out: the client's body flows into this attempt (and can never be sent again). */
   function sending(current: UpstreamAttempt): void {
-    const { ex, body } = current;
-    if (!body || ex.settled) return;
+    const { ex, stream } = current;
+    if (!stream || ex.settled) return;
     ex.bodyStarted = true;
-    ex.req.pipe(body);
+    ex.req.pipe(stream);
     if (ex.countBody) {
       limitStreamedBody(ex.req, ex.runtime.config.clientMaxBodySize, () =>
         reject(ex, new ProxyError('GH_ERR_BODY_TOO_LARGE', 'chunked body over client_max_body_size')),
@@ -180,6 +203,7 @@ export function createForwarder(options: ForwarderOptions) {
     ex.settled = true;
     release(ex, 'aborted');
     ex.attempt?.cancel();
+    ex.requestBody?.dispose();
     req.unpipe();
     const log = error.status >= 500 ? logger.error.bind(logger) : logger.warn.bind(logger);
     log(
@@ -205,10 +229,12 @@ export function createForwarder(options: ForwarderOptions) {
     const linger = ex.hasBody && !req.complete && error.code !== 'GH_ERR_CLIENT_TIMEOUT';
     if (linger) res.shouldKeepAlive = true;
     else if (error.code === 'GH_ERR_CLIENT_TIMEOUT') res.shouldKeepAlive = false;
+    const wait = retryAfter(error);
     res.writeHead(error.status, {
       'Content-Type': 'text/html',
       'Content-Length': Buffer.byteLength(body),
       'X-Request-Id': ex.origin.requestId,
+      ...(wait === undefined ? {} : { 'Retry-After': String(wait) }),
     });
     res.end(req.method === 'HEAD' ? undefined : body);
     ex.bytesSent = req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
@@ -221,6 +247,7 @@ export function createForwarder(options: ForwarderOptions) {
     release(ex, 'aborted');
     // The client went away (or the response ended): nothing more is wanted from the upstream.
     ex.attempt?.cancel();
+    ex.requestBody?.dispose();
     const { req, res } = ex;
     const status = res.writableFinished ? res.statusCode : res.headersSent ? res.statusCode : 499;
     const seconds = (performance.now() - ex.started) / 1000;

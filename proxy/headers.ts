@@ -85,15 +85,35 @@ export function isWebSocketUpgrade(method: string | undefined, headers: Incoming
 }
 
 /**
+ * Headers a worker sends to its proxy, never to the client: nginx's default proxy_hide_header
+ * list (X-Accel-Buffering is read on the way: see `ResponseSeen.unbuffered`).
+ */
+const FOR_THE_PROXY = new Set([
+  'x-accel-expires',
+  'x-accel-redirect',
+  'x-accel-limit-rate',
+  'x-accel-buffering',
+  'x-accel-charset',
+]);
+
+/** What responseHeaders noticed in an upstream's head that the request path acts on. */
+export interface ResponseSeen {
+  /** The upstream's Connection says close. */
+  close: boolean;
+  /** X-Accel-Buffering: no, or a text/event-stream: the response is streamed, never buffered. */
+  unbuffered?: boolean;
+}
+
+/**
  * The upstream's response head as a flat [name, value, ...] list for writeHead, without
- * hop-by-hop headers or headers the upstream's Connection names. Keeps order, case and
- * repeated lines (Set-Cookie). Takes undici's raw header buffers or Node's rawHeaders strings.
- * `seen.close` is set when the upstream's Connection says close.
+ * hop-by-hop headers, headers the upstream's Connection names, or nginx's X-Accel-* headers.
+ * Keeps order, case and repeated lines (Set-Cookie). Takes undici's raw header buffers or Node's
+ * rawHeaders strings. Fills in `seen`.
  */
 export function responseHeaders(
   rawHeaders: readonly (string | Buffer)[],
   requestIdValue: string,
-  seen?: { close: boolean },
+  seen?: ResponseSeen,
 ): string[] {
   const out: string[] = [];
   let named: Set<string> | null = null;
@@ -111,6 +131,13 @@ export function responseHeaders(
       continue;
     }
     if (lower === 'x-request-id') hasId = true;
+    else if (lower === 'content-type') {
+      if (seen && /^text\/event-stream/i.test(value)) seen.unbuffered = true;
+    } else if (FOR_THE_PROXY.has(lower)) {
+      if (seen && lower === 'x-accel-buffering' && value.trim().toLowerCase() === 'no')
+        seen.unbuffered = true;
+      continue;
+    }
     out.push(name, value);
   }
   if (named) {

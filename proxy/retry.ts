@@ -53,7 +53,11 @@ export interface AttemptsSoFar {
   /** Attempts made, the failed one included. */
   attempts: number;
   idempotent: boolean;
-  /** Body bytes were read from the client: the body cannot be sent again. */
+  /**
+   * A streamed body (buffering.request off) started flowing to an upstream: it was not kept, so it
+   * cannot be sent again. A buffered body never sets it: it is sent again whole, and whether the
+   * request may have reached a worker (connected, bytes written) is the error's `requestSent`.
+   */
   bodyStarted: boolean;
 }
 
@@ -64,7 +68,8 @@ function triesLeft(policy: RetryPolicy, so: AttemptsSoFar): boolean {
 /**
  * Whether a failed attempt is followed by another on the next upstream. Nothing that may have
  * reached the upstream is sent again unless the method is idempotent, and a body that started
- * streaming is never sent again (it was not kept).
+ * streaming is never sent again (it was not kept). A refused connection is retried for any
+ * method: nothing reached a worker (with a buffered body, not even for a POST).
  */
 export function retriesAfter(policy: RetryPolicy, error: ProxyError, so: AttemptsSoFar): boolean {
   const named = error.kind === 'timeout' ? policy.timeout : policy.error;

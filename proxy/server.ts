@@ -8,6 +8,7 @@ import { createDrainer } from '../process/drain.js';
 import { listenOn } from '../process/listen.js';
 import type { Logger } from '../process/logger.js';
 import { type AccessLog, createAccessLog } from './access-log.js';
+import { TempSpace } from './buffering/temp-space.js';
 import { createDevReload } from './dev-reload/index.js';
 import { rawErrorResponse } from './errors.js';
 import { createForwarder } from './forward.js';
@@ -48,6 +49,8 @@ export interface ProxyServer {
   readonly statusAddress: AddressInfo;
   readonly runtime: Runtime;
   readonly status: StatusListener;
+  /** Temp files of buffered bodies now (bytes, files): what buffering.max_disk bounds. */
+  readonly tempSpace: TempSpace;
   listen(): Promise<void>;
   /** nginx -s reload: new settings and pool for new requests; nothing in flight is dropped. */
   reload(config: Config): void;
@@ -65,6 +68,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
   let accessLog: AccessLog | null = createAccessLog(initial.accessLog);
   const sockets = new Set<Socket>();
   const tunnels = new Set<Duplex>();
+  const tempSpace = new TempSpace();
 
   // WebSocket tunnels only (websocket.ts); HTTP requests go through forward.ts and undici.
   const httpProxy = createHttpProxy({ xfwd: false, ws: true });
@@ -85,6 +89,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     getUpstreams: () => runtime.pool.upstreams,
     getClientConnections: () => sockets.size,
     getUpstreamConnections: () => runtime.connections.counts(),
+    getTempBytes: () => tempSpace.bytes,
     logger,
     refreshSeconds: 2,
     ...(devReload ? { extraRoutes: devReload.serve } : {}),
@@ -103,6 +108,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     },
     isClosing: () => drainer.closing,
     onBodyBytes: options.onBodyBytes,
+    tempSpace,
   });
 
   const server: Server = createServer(
@@ -215,6 +221,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       return runtime;
     },
     status,
+    tempSpace,
     async listen() {
       const delivered = startPool(runtime.config);
       // Under pm2 the workers may not be where workers.count says (after pm2 scale): a proxy that
@@ -295,6 +302,8 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       await runtime.connections.destroy();
       httpProxy.close();
       accessLog?.close();
+      // Requests cut by the shutdown timeout may not have removed theirs yet.
+      tempSpace.removeAll();
     },
   };
 }

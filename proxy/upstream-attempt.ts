@@ -2,16 +2,18 @@ import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { TimeoutsConfig } from '../config/index.js';
+import { ResponseBuffer } from './buffering/response-buffer.js';
+import type { TempSpace } from './buffering/temp-space.js';
 import type { UpstreamConnection } from './connections.js';
 import { ProxyError } from './errors.js';
 import type { Exchange } from './exchange.js';
-import { responseHeaders } from './headers.js';
+import { type ResponseSeen, responseHeaders } from './headers.js';
 import { relayInformational } from './informational.js';
 import type { Upstream } from './pool/upstream.js';
 
 /** What an attempt tells the request path it belongs to; decisions about the exchange are made there. */
 export interface AttemptOwner {
-  /** The request is going out on a connection: the client's body may start flowing into `attempt.body`. */
+  /** The request is going out on a connection: a streamed body may start flowing into `attempt.stream`. */
   sending(attempt: UpstreamAttempt): void;
   /** The upstream answered `status`: true when the exchange drops this answer for the next upstream. */
   retryStatus(attempt: UpstreamAttempt, status: number): boolean;
@@ -19,8 +21,10 @@ export interface AttemptOwner {
   failed(attempt: UpstreamAttempt, error: Error): void;
   /** Failed after part of the response reached the client: the client gets an incomplete message. */
   cut(attempt: UpstreamAttempt, error: Error): void;
-  /** The whole response went to the client. */
+  /** The upstream sent its whole response (what the client has not taken yet may still be held). */
   completed(attempt: UpstreamAttempt): void;
+  /** Where responses held for a slow client go past memory (buffering.response). */
+  readonly tempSpace: TempSpace;
   /** Told the size of every response body chunk (see body-memory.ts). */
   readonly onBodyBytes?: ((bytes: number) => void) | undefined;
 }
@@ -46,8 +50,10 @@ interface HeldHead {
  * answered 502 — instead of a client connection cut with nothing on it.
  */
 export class UpstreamAttempt implements Dispatcher.DispatchHandler {
-  /** A copy of the body for this attempt only, fed from the client once the request goes out. */
-  readonly body: PassThrough | null;
+  /** A streamed body's copy for this attempt only, fed from the client once the request goes out. */
+  readonly stream: PassThrough | null;
+  /** What undici sends: the stream, a buffered body's bytes or temp file, or nothing. */
+  private readonly body: Dispatcher.DispatchOptions['body'];
   /** The request (head or body) may have reached the upstream. */
   requestSent = false;
   /** Part of the response went to the client: errors after it cannot be retried. */
@@ -60,8 +66,12 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private complete = false;
   private head: HeldHead | null = null;
   private resumeUpstream: (() => void) | null = null;
-  /** The client socket is full: the upstream parser waits for its 'drain'. */
+  /** The client socket (or the response buffer) is full: the upstream parser waits. */
   private waitingForClient = false;
+  /** buffering.response applies to this response (not X-Accel-Buffering: no, not an event stream). */
+  private buffers = false;
+  /** What the client has not taken yet, once its socket was first found full (buffers only). */
+  private buffer: ResponseBuffer | null = null;
   private readonly timeouts: TimeoutsConfig;
   private readTimer: NodeJS.Timeout | null = null;
   private sendTimer: NodeJS.Timeout | null = null;
@@ -73,7 +83,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     readonly upstream: Upstream,
     private readonly owner: AttemptOwner,
   ) {
-    this.body = ex.hasBody ? new PassThrough() : null;
+    this.stream = ex.hasBody && !ex.requestBody ? new PassThrough() : null;
+    this.body = ex.requestBody ? ex.requestBody.source() : this.stream;
     this.timeouts = ex.runtime.config.timeouts;
   }
 
@@ -134,8 +145,9 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       return true;
     }
     if (this.owner.retryStatus(this, status)) return false;
-    const seen = { close: false };
+    const seen: ResponseSeen = { close: false };
     const headers = responseHeaders(rawHeaders, this.ex.origin.requestId, seen);
+    this.buffers = this.ex.runtime.config.buffering.response && !seen.unbuffered;
     // A draining worker says close: send nothing more on connections opened before this answer.
     if (seen.close && this.connection) this.ex.runtime.connections.renew(this.connection);
     this.resumeUpstream = resume;
@@ -149,9 +161,13 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     if (this.head) this.sendHead();
     this.ex.bytesSent += chunk.length;
     this.owner.onBodyBytes?.(chunk.length);
+    if (this.buffer) return this.buffer.push(chunk) || this.waitForClient();
     if (this.ex.res.write(chunk)) return true;
-    this.waitingForClient = true;
-    return false;
+    if (!this.buffers) return this.waitForClient();
+    // nginx proxy_buffering: the worker goes on writing; what the client cannot take yet is held.
+    const { runtime, res } = this.ex;
+    this.buffer = new ResponseBuffer(res, this.owner.tempSpace, runtime.config.buffering, this.onBufferRoom);
+    return true;
   }
 
   onComplete(): void {
@@ -159,8 +175,11 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     if (this.discarded) return;
     this.complete = true;
     if (this.head) this.sendHead();
+    // The worker is done (its connection went back to the pool): its hold ends now, even while a
+    // slow client still reads what is buffered.
     this.owner.completed(this);
-    this.ex.res.end();
+    if (this.buffer) this.buffer.end();
+    else this.ex.res.end();
   }
 
   onError(err: Error): void {
@@ -183,13 +202,27 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.abort?.(error);
   }
 
+  private waitForClient(): false {
+    this.waitingForClient = true;
+    return false;
+  }
+
   /** The client socket drained: the upstream parser reads on, and the read timeout runs again. */
   private readonly onClientDrain = (): void => {
-    if (!this.waitingForClient) return;
+    // With a buffer, a drain feeds the client from it; the buffer says when it has room.
+    if (!this.waitingForClient || this.buffer) return;
+    this.readUpstream();
+  };
+
+  private readonly onBufferRoom = (): void => {
+    if (this.waitingForClient) this.readUpstream();
+  };
+
+  private readUpstream(): void {
     this.waitingForClient = false;
     this.readTimer?.refresh();
     this.resumeUpstream?.();
-  };
+  }
 
   private readonly onSocketDrain = (): void => {
     if (this.sendTimer) clearTimeout(this.sendTimer);

@@ -13,6 +13,8 @@ export interface StatusListenerOptions {
   getUpstreams: () => readonly Upstream[];
   getClientConnections: () => number;
   getUpstreamConnections: () => UpstreamConnections;
+  /** Bytes of buffering temp files now. */
+  getTempBytes?: () => number;
   logger?: Pick<Logger, 'error'>;
   /** Latency samples kept per upstream. */
   latencySamples?: number;
@@ -41,6 +43,7 @@ export function createStatusListener({
   getUpstreams,
   getClientConnections,
   getUpstreamConnections,
+  getTempBytes = () => 0,
   logger,
   latencySamples = defaultLatencySamples,
   refreshSeconds = 2,
@@ -48,7 +51,7 @@ export function createStatusListener({
   extraRoutes,
 }: StatusListenerOptions): StatusListener {
   const latency = createLatencyBook({ capacity: latencySamples });
-  const metrics = createMetrics({ getUpstreams, getClientConnections, getUpstreamConnections });
+  const metrics = createMetrics({ getUpstreams, getClientConnections, getUpstreamConnections, getTempBytes });
   let requests = 0;
 
   function snapshot(): StatusSnapshot {

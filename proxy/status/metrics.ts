@@ -15,6 +15,8 @@ export interface MetricsOptions {
   getClientConnections: () => number;
   /** Upstream sockets now carrying a request, and those kept idle for reuse. */
   getUpstreamConnections: () => UpstreamConnections;
+  /** Bytes of buffering temp files now (request bodies and responses past buffering.memory). */
+  getTempBytes?: () => number;
 }
 
 export interface Metrics {
@@ -42,6 +44,7 @@ export function createMetrics({
   getUpstreams,
   getClientConnections,
   getUpstreamConnections,
+  getTempBytes = () => 0,
 }: MetricsOptions): Metrics {
   const registry = new Registry();
   const registers = [registry];
@@ -119,6 +122,15 @@ export function createMetrics({
       const { active, idle } = getUpstreamConnections();
       this.set({ state: 'active' }, active);
       this.set({ state: 'idle' }, idle);
+    },
+  });
+
+  new Gauge({
+    name: 'gatehouse_buffer_temp_bytes',
+    help: 'Bytes of temp files holding buffered request and response bodies (bounded by buffering.max_disk)',
+    registers,
+    collect() {
+      this.set(getTempBytes());
     },
   });
 

@@ -31,6 +31,8 @@ const ACCESS = 'test/proxy/access-log-integration.test.ts';
 /** The conformance cases (run by test/conformance/conformance.test.ts against our proxy and nginx). */
 const CASES = 'test/conformance/cases.ts';
 const PRECISION = 'test/proxy/timeout-precision.test.ts';
+const BUFFERED_REQUEST = 'test/proxy/buffering-request.test.ts';
+const BUFFERED_RESPONSE = 'test/proxy/buffering-response.test.ts';
 
 const listen = [
   PROXY,
@@ -59,6 +61,10 @@ const activeHealth = [
 const healthEnabledTimeout = [
   PROXY,
   'upstream.health.enabled and timeout: a probe answered after the timeout fails; with enabled false no probe is sent',
+] as const;
+const bufferMemory = [
+  BUFFERED_REQUEST,
+  'buffering.memory and temp_path: a body under memory stays in memory; one over it goes through a 0600 temp file there, removed after, and arrives intact',
 ] as const;
 const passiveHealth = [
   HEALTH,
@@ -274,6 +280,39 @@ const walk: readonly Walked[] = [
     proofs: [
       [PROXY, 'timeouts.shutdown: on SIGTERM a request still running after it is cut, and the proxy exits 0'],
       killTimeouts,
+    ],
+  },
+  {
+    key: 'buffering.request',
+    proofs: [
+      [
+        BUFFERED_REQUEST,
+        'buffering.request false: the body streams, the worker sees its first bytes before the client sent the last',
+      ],
+    ],
+  },
+  {
+    key: 'buffering.response',
+    proofs: [
+      [
+        BUFFERED_RESPONSE,
+        'buffering.response false: a worker writing 32 MiB is not done while the client reads nothing',
+      ],
+    ],
+  },
+  { key: 'buffering.memory', proofs: [bufferMemory] },
+  { key: 'buffering.temp_path', proofs: [bufferMemory] },
+  {
+    key: 'buffering.max_temp_file_size',
+    proofs: [[BUFFERED_RESPONSE, 'buffering.max_temp_file_size: past it the worker waits for the client']],
+  },
+  {
+    key: 'buffering.max_disk',
+    proofs: [
+      [
+        BUFFERED_REQUEST,
+        'buffering.max_disk: a body that would need more temp space gets 503 with Retry-After',
+      ],
     ],
   },
   {
