@@ -66,8 +66,9 @@ export function renderBuffering(config: Config, target: NginxTarget): string[] {
           "# is a folder in the proxy's container, which the nginx container does not have.",
         ]
       : [
-          `# Temp files: under buffering.temp_path, which must exist and which nginx's worker user (www-data)`,
-          `# must be able to enter (install -d -m 0755 ${tempPath}); nginx makes the last level itself.`,
+          '# Temp files: under buffering.temp_path, which must exist (nginx makes only the last level) and',
+          `# which nginx's worker user (www-data) must be able to enter: install -d -m 0711 ${tempPath}`,
+          '# (our proxy makes that folder 0700 for its own user when it is missing: chmod it 0711 for nginx).',
           `client_body_temp_path ${join(tempPath, 'nginx-client-body')};`,
           `proxy_temp_path ${join(tempPath, 'nginx-proxy')};`,
         ];
@@ -83,6 +84,8 @@ export function renderBuffering(config: Config, target: NginxTarget): string[] {
     `client_body_buffer_size ${nginxSize(memory)};`,
     `# A worker's response head up to ${nginxSize(HEAD_BUFFER)}, as our proxy's HTTP parser allows; then about`,
     `# buffering.memory (${nginxSize(memory)}) of its body in memory, the rest in a temp file.`,
+    '# Buffered, nginx passes a Content-Length body on only as these buffers fill (a chunked one chunk by',
+    '# chunk): a worker that trickles such a body to a waiting client sends "X-Accel-Buffering: no".',
     `proxy_buffer_size ${nginxSize(HEAD_BUFFER)};`,
     `proxy_buffers ${buffers.count} ${nginxSize(buffers.size)};`,
     `proxy_busy_buffers_size ${nginxSize(buffers.busy)};`,

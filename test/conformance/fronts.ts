@@ -98,7 +98,8 @@ export const nginxFront: Front = {
     // run as root), which must be able to enter it.
     return withBufferFolder(async (tempPath) => {
       const config = conformanceConfig({ port, statusPort }, servers, overrides, tempPath);
-      const nginx = await startNginx({ snippet: renderNginx(config, { target: 'host' }), port });
+      const snippet = renderNginx(config, { target: 'host' });
+      const nginx = await startNginx({ snippet, port, keepTempPaths: true });
       return { url: `http://127.0.0.1:${port}`, port, stop: nginx.stop };
     }, 0o755);
   },
