@@ -1,6 +1,7 @@
 import { isAbsolute, relative } from 'node:path';
 import { type Config, formatAddress, formatDuration, formatSize, packageRoot } from '../config/index.js';
 import { indent } from './indent.js';
+import { renderBuffering } from './render-buffering.js';
 import { renderMaps } from './render-maps.js';
 import { renderUpstream } from './render-upstream.js';
 
@@ -176,9 +177,7 @@ function renderProxyServer(config: Config, compose: boolean): string[] {
       `proxy_next_upstream ${nextUpstream};`,
       `proxy_next_upstream_tries ${retries.tries};`,
       '',
-      '# Bodies stream both ways, as in our proxy.',
-      'proxy_request_buffering off;',
-      'proxy_buffering off;',
+      ...renderBuffering(config, compose ? 'compose' : 'host'),
     ]),
     '}',
     ...ERROR_PAGES.flatMap(([status, text]) => [

@@ -1,6 +1,9 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { RawAnswer, RawBackend, RawRequest } from '../helpers/raw-backend.js';
 import type { FrontName } from './fronts.js';
 import { exchange, type RawResponse, rawRequest } from './raw-client.js';
+import type { ScriptedBackend } from './scripted-backend.js';
 
 /** A backend a case puts behind the front. */
 export type BackendSpec =
@@ -9,7 +12,9 @@ export type BackendSpec =
   /** A real sample worker process (`gatehouse worker`). */
   | { kind: 'worker' }
   /** An address where nothing listens: connections are refused. */
-  | { kind: 'down' };
+  | { kind: 'down' }
+  /** A backend the case starts itself (test/conformance/scripted-backend.ts), once per run. */
+  | { kind: 'scripted'; start: () => Promise<ScriptedBackend> };
 
 export interface CaseEnv {
   front: FrontName;
@@ -17,6 +22,8 @@ export interface CaseEnv {
   port: number;
   /** The recording backends, in the order the case listed them. */
   raw: RawBackend[];
+  /** The scripted backends, in the order the case listed them. */
+  scripted: ScriptedBackend[];
   /** Every upstream server address, in the order the case listed the backends. */
   servers: string[];
 }
@@ -68,4 +75,16 @@ export function onlyRequest(env: CaseEnv): RawRequest {
 /** A readable rendering of a response for assertion messages. */
 export function describe(response: RawResponse): string {
   return response.raw.toString('latin1').slice(0, 600);
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Not one connection reached a recording backend. */
+export function nothingForwarded(env: CaseEnv): void {
+  assert.deepEqual(
+    env.raw.map((b) => b.connections),
+    env.raw.map(() => 0),
+    'no backend may even be connected to',
+  );
 }

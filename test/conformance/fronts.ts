@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, type ConfigDoc, loadConfig, mergeConfigDocs } from '../../config/index.js';
@@ -29,15 +29,18 @@ export interface Front {
 
 /**
  * The config both fronts run from: the default, the front's listen addresses and the case's servers,
- * then the case's overrides — read through the real loader, as a user's file would be.
+ * then the case's overrides — read through the real loader, as a user's file would be. Buffering is
+ * the default (on both ways); its temp files go to `tempPath`, a folder of the run's own.
  */
 export function conformanceConfig(
   listen: { port: number; statusPort: number },
   servers: string[],
   overrides: ConfigDoc = {},
+  tempPath?: string,
 ): Config {
   const base: ConfigDoc = {
     listen: `127.0.0.1:${listen.port}`,
+    ...(tempPath ? { buffering: { temp_path: tempPath } } : {}),
     status: { listen: `127.0.0.1:${listen.statusPort}` },
     upstream: {
       servers: servers.map((address) => ({ address })),
@@ -59,28 +62,60 @@ export function conformanceConfig(
   }
 }
 
+/**
+ * Starts a front with a temp folder of its own for buffer files (buffering.temp_path), removed once
+ * the front has stopped or failed to start.
+ */
+async function withBufferFolder(
+  start: (tempPath: string) => Promise<StartedFront>,
+  mode?: number,
+): Promise<StartedFront> {
+  const path = mkdtempSync(join(tmpdir(), 'gatehouse-conformance-buffers-'));
+  const remove = () => rmSync(path, { recursive: true, force: true });
+  if (mode !== undefined) chmodSync(path, mode);
+  try {
+    const started = await start(path);
+    return {
+      ...started,
+      stop: async () => {
+        await started.stop();
+        remove();
+      },
+    };
+  } catch (err) {
+    remove();
+    throw err;
+  }
+}
+
 export const nginxFront: Front = {
   name: 'nginx',
   needs: ['nginx'],
   async start({ servers, overrides }) {
     const port = await freePort();
     const statusPort = await freePort();
-    const config = conformanceConfig({ port, statusPort }, servers, overrides);
-    const nginx = await startNginx({ snippet: renderNginx(config, { target: 'host' }), port });
-    return { url: `http://127.0.0.1:${port}`, port, stop: nginx.stop };
+    // nginx makes its temp folders inside the folder, owned by its worker user (nobody when the tests
+    // run as root), which must be able to enter it.
+    return withBufferFolder(async (tempPath) => {
+      const config = conformanceConfig({ port, statusPort }, servers, overrides, tempPath);
+      const snippet = renderNginx(config, { target: 'host' });
+      const nginx = await startNginx({ snippet, port, keepTempPaths: true });
+      return { url: `http://127.0.0.1:${port}`, port, stop: nginx.stop };
+    }, 0o755);
   },
 };
 
 export const gatehouseFront: Front = {
   name: 'gatehouse',
   needs: [],
-  async start({ servers, overrides }) {
-    const config = conformanceConfig({ port: 0, statusPort: 0 }, servers, overrides);
-    const proxy = createProxyServer(config, { logger: createLogger({ name: 'proxy', level: 'silent' }) });
-    await proxy.listen();
-    const { port } = proxy.address;
-    return { url: `http://127.0.0.1:${port}`, port, stop: () => proxy.shutdown() };
-  },
+  start: ({ servers, overrides }) =>
+    withBufferFolder(async (tempPath) => {
+      const config = conformanceConfig({ port: 0, statusPort: 0 }, servers, overrides, tempPath);
+      const proxy = createProxyServer(config, { logger: createLogger({ name: 'proxy', level: 'silent' }) });
+      await proxy.listen();
+      const { port } = proxy.address;
+      return { url: `http://127.0.0.1:${port}`, port, stop: () => proxy.shutdown() };
+    }),
 };
 
 export const fronts: Record<FrontName, Front> = { gatehouse: gatehouseFront, nginx: nginxFront };

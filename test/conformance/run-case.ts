@@ -3,6 +3,7 @@ import { createRawBackend, type RawBackend } from '../helpers/raw-backend.js';
 import { startWorker } from '../helpers/worker-process.js';
 import type { CaseEnv, ConformanceCase } from './case.js';
 import type { Front } from './fronts.js';
+import type { ScriptedBackend } from './scripted-backend.js';
 
 /**
  * Runs one case on one front: starts its backends, the front in front of them, runs the check,
@@ -10,6 +11,7 @@ import type { Front } from './fronts.js';
  */
 export async function runCase(c: ConformanceCase, front: Front): Promise<void> {
   const raw: RawBackend[] = [];
+  const scripted: ScriptedBackend[] = [];
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
     const servers: string[] = [];
@@ -21,6 +23,11 @@ export async function runCase(c: ConformanceCase, front: Front): Promise<void> {
         });
         cleanups.push(() => backend.close());
         raw.push(backend);
+        servers.push(backend.address);
+      } else if (spec.kind === 'scripted') {
+        const backend = await spec.start();
+        cleanups.push(() => backend.close());
+        scripted.push(backend);
         servers.push(backend.address);
       } else if (spec.kind === 'worker') {
         const worker = await startWorker();
@@ -34,7 +41,7 @@ export async function runCase(c: ConformanceCase, front: Front): Promise<void> {
     const started = await front.start({ servers, overrides });
     // The front first: it must not see its backends vanish while it is still being asked.
     cleanups.unshift(() => started.stop());
-    const env: CaseEnv = { front: front.name, port: started.port, raw, servers };
+    const env: CaseEnv = { front: front.name, port: started.port, raw, scripted, servers };
     await c.check(env);
   } catch (err) {
     await cleanUp(cleanups);

@@ -1,4 +1,4 @@
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 
 /** A port that was free a moment ago on 127.0.0.1 (bound to port 0, then closed). */
 export function freePort(): Promise<number> {
@@ -9,6 +9,17 @@ export function freePort(): Promise<number> {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
       server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `server` listening on 127.0.0.1, on a port of the system's choosing, which it resolves with. */
+export function listenLocal(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : 0);
     });
   });
 }

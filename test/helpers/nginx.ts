@@ -30,16 +30,27 @@ export interface NginxPrefix {
 }
 
 /**
+ * The snippet without its temp path directives, so the prefix's own (in its http {}) apply. The
+ * rendered ones are under buffering.temp_path, by default <os tmpdir>/gatehouse-buffers: nginx will
+ * not start while that folder is missing, and a test must neither make nor share it.
+ */
+function withoutTempPaths(snippet: string): string {
+  return snippet.replace(/^\s*(client_body_temp_path|proxy_temp_path) [^;]*;\n/gm, '');
+}
+
+/**
  * A private nginx prefix in a temp dir: a main nginx.conf of our own (pid, logs and every temp path
  * inside the dir), the rendered snippet included in http {} as the stock nginx.conf includes conf.d.
+ * `keepTempPaths`: the snippet's temp paths stay (their folder is the caller's, existing, and open to
+ * nobody); otherwise they are left out for the prefix's.
  */
-export function createNginxPrefix(snippet: string): NginxPrefix {
+export function createNginxPrefix(snippet: string, options: { keepTempPaths?: boolean } = {}): NginxPrefix {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-'));
   // Run as root, nginx's workers drop to nobody: they must be able to enter the dir.
   chmodSync(dir, 0o755);
   const file = (name: string) => join(dir, name);
   const conf = file('nginx.conf');
-  writeFileSync(file('gatehouse.conf'), snippet);
+  writeFileSync(file('gatehouse.conf'), options.keepTempPaths ? snippet : withoutTempPaths(snippet));
   writeFileSync(
     conf,
     [
@@ -76,9 +87,12 @@ function args(prefix: NginxPrefix): string[] {
   return ['-p', `${prefix.dir}/`, '-c', prefix.conf, '-e', prefix.errorLog];
 }
 
-/** Real `nginx -t` on a rendered snippet: exit status and what nginx said. */
+/**
+ * Real `nginx -t` on a rendered snippet: exit status and what nginx said. The snippet's temp paths
+ * are kept (nginx -t makes them): their folder must exist.
+ */
 export function nginxTest(snippet: string): { ok: boolean; output: string } {
-  const prefix = createNginxPrefix(snippet);
+  const prefix = createNginxPrefix(snippet, { keepTempPaths: true });
   try {
     const result = spawnSync(NGINX, ['-t', ...args(prefix)], { encoding: 'utf8', timeout: 10_000 });
     if (result.error) throw result.error;
@@ -117,9 +131,11 @@ export async function startNginx(options: {
   snippet: string;
   port: number;
   timeout?: number;
+  /** The snippet's temp paths are used as rendered (see createNginxPrefix). */
+  keepTempPaths?: boolean;
 }): Promise<RunningNginx> {
-  const { snippet, port, timeout = 10_000 } = options;
-  const prefix = createNginxPrefix(snippet);
+  const { snippet, port, timeout = 10_000, keepTempPaths = false } = options;
+  const prefix = createNginxPrefix(snippet, { keepTempPaths });
   const child = spawn(NGINX, args(prefix), { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));

@@ -1,4 +1,5 @@
 import { createServer, type Socket } from 'node:net';
+import { listenLocal } from './net.js';
 
 /**
  * A backend that parses HTTP/1.1 itself and records exactly what it received, so a test asserts
@@ -255,12 +256,7 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
     else socket.write(bytes);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const port = await listenLocal(server);
   return {
     name,
     port,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig, packageRoot } from '../../config/index.js';
 import { renderCommand, renderNginx } from '../../nginx/render.js';
+import { HEAD_BUFFER, responseBuffers } from '../../nginx/render-buffering.js';
 import { configFrom } from '../helpers/nginx.js';
 
 /** The lines of the block that starts with `head` (up to its closing brace), trimmed. */
@@ -24,7 +25,16 @@ const host = (raw: Record<string, unknown> = {}) => renderNginx(configFrom(raw),
 describe('committed nginx configs', () => {
   const composeFile = join(packageRoot, 'config', 'compose.yaml');
   const committed = [
-    { out: 'nginx/gatehouse.host.conf', target: 'host' as const, config: () => loadConfig({ env: {} }) },
+    {
+      out: 'nginx/gatehouse.host.conf',
+      target: 'host' as const,
+      // The default temp_path is <os tmpdir>/gatehouse-buffers: the committed file shows Linux's /tmp,
+      // whatever TMPDIR the machine running the test has.
+      config: () => {
+        const config = loadConfig({ env: {} });
+        return { ...config, buffering: { ...config.buffering, tempPath: '/tmp/gatehouse-buffers' } };
+      },
+    },
     {
       out: 'nginx/gatehouse.compose.conf',
       target: 'compose' as const,
@@ -119,8 +129,6 @@ describe('renderNginx', () => {
       'proxy_set_header Connection $gatehouse_connection;',
       'proxy_set_header Upgrade $gatehouse_upgrade;',
       'proxy_set_header Proxy-Connection "";',
-      'proxy_request_buffering off;',
-      'proxy_buffering off;',
     ]) {
       assert.ok(location.includes(line), `missing "${line}"`);
     }
@@ -134,6 +142,78 @@ describe('renderNginx', () => {
       'default "";',
     ]);
     assert.deepEqual(block(text, 'map $http_host $gatehouse_host'), ['"" $host;', 'default $http_host;']);
+  });
+
+  test('the default config buffers both ways, as nginx does by default, with temp files under temp_path', () => {
+    const location = block(host({ buffering: { temp_path: '/var/spool/gatehouse' } }), 'location /');
+    for (const line of [
+      'proxy_request_buffering on;',
+      'proxy_buffering on;',
+      'client_body_buffer_size 16k;',
+      'proxy_buffer_size 16k;',
+      'proxy_buffers 5 4k;',
+      'proxy_busy_buffers_size 16k;',
+      // 1024m, not 1g: nginx takes no g in size directives.
+      'proxy_max_temp_file_size 1024m;',
+      'client_body_temp_path /var/spool/gatehouse/nginx-client-body;',
+      'proxy_temp_path /var/spool/gatehouse/nginx-proxy;',
+    ]) {
+      assert.ok(location.includes(line), `missing "${line}" in:\n${location.join('\n')}`);
+    }
+  });
+
+  test('buffering keys render in nginx spelling: off, memory, temp file size, temp path', () => {
+    const location = block(
+      host({
+        buffering: {
+          request: false,
+          response: false,
+          memory: '1m',
+          temp_path: '/srv/buffers',
+          max_temp_file_size: '200m',
+        },
+      }),
+      'location /',
+    );
+    for (const line of [
+      'proxy_request_buffering off;',
+      'proxy_buffering off;',
+      'client_body_buffer_size 1m;',
+      // 1m in 64 pieces of 16k.
+      'proxy_buffers 64 16k;',
+      'proxy_busy_buffers_size 16k;',
+      'proxy_max_temp_file_size 200m;',
+      'client_body_temp_path /srv/buffers/nginx-client-body;',
+      'proxy_temp_path /srv/buffers/nginx-proxy;',
+    ]) {
+      assert.ok(location.includes(line), `missing "${line}" in:\n${location.join('\n')}`);
+    }
+    assert.ok(
+      block(host({ buffering: { max_temp_file_size: 0 } }), 'location /').includes(
+        'proxy_max_temp_file_size 0;',
+      ),
+    );
+  });
+
+  test('proxy_buffers meet the checks nginx -t makes, and hold about buffering.memory', () => {
+    for (const memory of [0, 1000, 4096, 16 * 1024, 100 * 1024, 1024 * 1024, 64 * 1024 * 1024]) {
+      const { count, size, busy } = responseBuffers(memory);
+      const why = `memory ${memory}: ${count} × ${size}, busy ${busy}`;
+      assert.ok(count >= 2, why);
+      assert.equal(size % 4096, 0, why);
+      assert.ok(busy >= Math.max(HEAD_BUFFER, size), why);
+      assert.ok(busy <= (count - 1) * size, why);
+      // At least the bound; over it by no more than the pieces nginx's checks require (5 × 4k).
+      assert.ok(count * size >= memory && count * size <= Math.max(memory + size, 5 * 4096), why);
+      assert.ok(count <= 64 || size === 4096, why);
+    }
+  });
+
+  test('compose leaves the temp paths to the nginx image: temp_path is a folder of the proxy container', () => {
+    const text = renderNginx(configFrom({ buffering: { temp_path: '/srv/buffers' } }), { target: 'compose' });
+    assert.ok(!text.includes('/srv/buffers'), text);
+    assert.ok(!/_temp_path /.test(text.replace(/^\s*#.*$/gm, '')), text);
+    assert.match(text, /^ {8}proxy_buffering on;$/m);
   });
 
   test('timeouts, limits and retries come from the config in nginx spelling', () => {
