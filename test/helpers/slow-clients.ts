@@ -95,12 +95,13 @@ export function throttledDownload(
   let timer: NodeJS.Timeout | undefined;
   socket.on('error', () => {});
   socket.once('connect', () => {
-    startedAt = Date.now();
     socket.write(`GET ${path} HTTP/1.1\r\nHost: slow.test\r\nConnection: close\r\n\r\n`);
   });
   socket.on('data', (chunk: Buffer) => {
     read += chunk.length;
     const now = Date.now();
+    // The rate counts from the first byte: a response that waited (a busy worker) earns no burst.
+    if (startedAt === 0) startedAt = now;
     timeline.push([now, read]);
     for (const waiter of waiters) {
       if (read < waiter.bytes) continue;
@@ -109,7 +110,8 @@ export function throttledDownload(
     }
     // A token bucket: ahead of the rate, stop reading (the kernel buffers, then TCP pushes back)
     // until the rate has caught up.
-    const allowed = ((now - startedAt) * bytesPerSecond) / 1000;
+    // One 64 KiB read ahead of the rate is allowed, or the first read would already be ahead.
+    const allowed = ((now - startedAt) * bytesPerSecond) / 1000 + 64 * 1024;
     if (read > allowed) {
       socket.pause();
       timer = setTimeout(() => socket.resume(), Math.ceil(((read - allowed) * 1000) / bytesPerSecond));
