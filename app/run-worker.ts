@@ -73,6 +73,7 @@ export async function runWorker({ config, appModule, env = process.env }: RunWor
     keepaliveTimeout: config.workers.keepaliveTimeout,
     // Docker's HEALTHCHECK probes it too, with active health off or not.
     healthPath: config.upstream.health.path,
+    concurrency: config.workers.concurrency,
   });
   const address = await worker.listen();
   logger.info({ host: address.address, port: address.port, app: modulePath ?? 'sample site' }, 'listening');

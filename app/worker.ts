@@ -14,6 +14,7 @@ import { listenOn } from '../process/listen.js';
 import type { Logger } from '../process/logger.js';
 import { acceptRequestId } from '../process/request-id.js';
 import { formatWorkerHeader, WORKER_HEADER } from '../stack/worker-identity.js';
+import { createRequestGate } from './concurrency.js';
 import { serveFetch } from './fetch-adapter.js';
 import type { GatewayApp, RequestContext, WorkerInfo } from './gateway.js';
 
@@ -40,6 +41,11 @@ export interface WorkerOptions {
   healthPath?: string | null;
   /** The host name the worker reports; os.hostname() (in Docker, the container id) by default. */
   hostname?: string;
+  /**
+   * workers.concurrency: requests served at once; more wait in line, never refused. null: no
+   * limit. Health probes and WebSocket upgrades are not counted (see createWorker).
+   */
+  concurrency?: number | null;
 }
 
 export interface Worker {
@@ -63,6 +69,7 @@ export function createWorker(options: WorkerOptions): Worker {
     keepaliveTimeout = 65_000,
     healthPath = null,
     hostname = osHostname(),
+    concurrency = null,
   } = options;
   const info: WorkerInfo = { hostname, pid: process.pid, instance, port };
   let healthProbes = 0;
@@ -75,6 +82,7 @@ export function createWorker(options: WorkerOptions): Worker {
   );
   server.keepAliveTimeout = keepaliveTimeout;
   const drainer = createDrainer(server);
+  const gate = createRequestGate(concurrency);
   server.headersTimeout = keepaliveTimeout + 1000;
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -89,6 +97,9 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     drainer.track(res);
     let finished = false;
+    // When the app got the request; null while it waits for a slot (workers.concurrency).
+    let startedAt: number | null = null;
+    let queued = false;
     const done = () => {
       if (finished) return;
       finished = true;
@@ -100,6 +111,10 @@ export function createWorker(options: WorkerOptions): Worker {
           status: res.statusCode,
           duration: Math.round((performance.now() - started) * 1000) / 1000,
           aborted: !res.writableFinished,
+          // Time spent waiting for a slot (workers.concurrency), included in duration.
+          ...(queued
+            ? { queued: Math.round(((startedAt ?? performance.now()) - started) * 1000) / 1000 }
+            : {}),
         },
         'request',
       );
@@ -111,6 +126,23 @@ export function createWorker(options: WorkerOptions): Worker {
       remoteAddress: req.socket.remoteAddress ?? '',
       worker: info,
     };
+    const serve = () => {
+      startedAt = performance.now();
+      runApp(req, res, context, requestId);
+    };
+    // A probe asks whether the process lives, and must not wait behind a slow request: the proxy's
+    // active check (or Docker's) would time out and take a merely busy worker out of the pool.
+    if (probe) serve();
+    else gate.admit(res, serve);
+    queued = startedAt === null;
+  }
+
+  function runApp(
+    req: IncomingMessage,
+    res: ServerResponse,
+    context: RequestContext,
+    requestId: string,
+  ): void {
     try {
       if (app.fetch) {
         serveFetch(app.fetch, req, res, context, `${host}:${info.port}`).catch((err: unknown) =>

@@ -15,6 +15,8 @@ export interface FrontContext {
   upstream: { host: string; port: number; pid: number };
   /** The run's scratch directory: configs, logs, access logs. */
   dir: string;
+  /** Config keys over the bench's own (--slow-clients turns buffering off with them); gatehouse and nginx only. */
+  extra?: Record<string, unknown>;
 }
 
 export interface RunningFront {
@@ -70,6 +72,7 @@ function gatehouse(id: FrontId, label: string, opts: { instances?: number; acces
         statusPort: await freePort(),
         servers: [`${ctx.upstream.host}:${ctx.upstream.port}`],
         ...opts,
+        extra: ctx.extra,
       });
       const child = await startProcess({
         name: id,
@@ -132,6 +135,7 @@ const nginx: FrontSpec = {
       port,
       statusPort: await freePort(),
       servers: [`${ctx.upstream.host}:${ctx.upstream.port}`],
+      extra: ctx.extra,
     });
     const running = await startNginx({ snippet: renderNginx(config, { target: 'host' }), port });
     const stop = track(() => running.stop());

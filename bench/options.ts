@@ -19,6 +19,8 @@ export interface BenchOptions {
   soak: boolean;
   transports: boolean;
   profile: boolean;
+  /** Slow uploaders and readers against a sync worker per front, and the buffering proxy's memory. */
+  slowClients: boolean;
   soakRequests: number;
   soakMinutes: number;
   help: boolean;
@@ -38,6 +40,8 @@ export const USAGE = `npm run bench -- [options]      (node dist/bench/run.js [o
   --soak-minutes M     time bound for --soak (default 10)
   --transports         the transport study: minimal proxies with our header rules, vs nginx
   --profile            our proxy under --cpu-prof (50 connections, 10 s); top self time by function
+  --slow-clients       slow uploaders and readers vs a sync worker (concurrency 1) per front, then
+                       200 concurrent 10 MB uploads through the buffering proxy (RSS, temp space)
   --help`;
 
 function list(value: string | undefined): string[] | null {
@@ -71,6 +75,7 @@ export function parseOptions(argv: readonly string[], wrkInstalled: boolean): Be
       soak: { type: 'boolean', default: false },
       transports: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      'slow-clients': { type: 'boolean', default: false },
       'soak-requests': { type: 'string' },
       'soak-minutes': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -102,6 +107,7 @@ export function parseOptions(argv: readonly string[], wrkInstalled: boolean): Be
     soak: values.soak ?? false,
     transports: values.transports ?? false,
     profile: values.profile ?? false,
+    slowClients: values['slow-clients'] ?? false,
     soakRequests: Math.round(positive('soak-requests', values['soak-requests'], 1_000_000)),
     soakMinutes: positive('soak-minutes', values['soak-minutes'], 10),
     help: values.help ?? false,

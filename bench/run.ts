@@ -4,6 +4,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../config/index.js';
 import { which } from '../test/helpers/system-deps.js';
+import { runBufferMemory } from './buffer-memory.js';
 import { runCgiComparison } from './cgi.js';
 import type { FrontId } from './fronts.js';
 import { parseOptions, USAGE } from './options.js';
@@ -11,6 +12,8 @@ import { stopAll } from './processes.js';
 import { runProfile } from './profile.js';
 import { formatTable, formatTargets, summaryLine } from './report.js';
 import type { PhaseContext } from './rounds.js';
+import { runSlowClients } from './slow-clients.js';
+import { formatBufferMemory, formatSlowClients } from './slow-clients-report.js';
 import { runSoak } from './soak.js';
 import { runTableBench } from './table-bench.js';
 import { runTransportStudy } from './transports-study.js';
@@ -50,10 +53,20 @@ async function main(): Promise<number> {
   };
   let code = 0;
   try {
-    const studies = options.cgi || options.soak || options.transports || options.profile;
+    const studies =
+      options.cgi || options.soak || options.transports || options.profile || options.slowClients;
     if (options.transports) results.transports = await runTransportStudy(options, ctx);
     if (options.profile) results.profile = await runProfile(options, ctx);
     if (options.soak) results.soak = await runSoak(options, ctx);
+    if (options.slowClients) {
+      const slow = await runSlowClients(ctx);
+      console.log(formatSlowClients(slow));
+      const memory = await runBufferMemory(ctx);
+      console.log('');
+      console.log(formatBufferMemory(memory));
+      for (const [id, why] of ctx.skipped) console.log(`skipped ${id}: ${why}`);
+      results.slowClients = { fronts: slow, memory };
+    }
     if (options.cgi || (!studies && !options.quick)) results.cgi = await runCgiComparison(options, ctx);
     if (!studies) {
       const table = await runTableBench(options, ctx);

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkDeclaredLength, limitBody } from './body.js';
+import { bytes } from './bytes.js';
 import { badRequest, HttpError } from './http-error.js';
 import type { Route, RouteHandler } from './router.js';
 
@@ -61,6 +62,7 @@ export function diagnosticRoutes(options: { bodyLimit: number; maxDelay: number 
     { method: 'GET', path: '/headers', handler: headers },
     { method: 'GET', path: '/delay/:ms', handler: delay },
     { method: 'GET', path: '/status/:code', handler: status },
+    { method: 'GET', path: '/bytes/:n', handler: bytes },
     { method: 'POST', path: '/echo', handler: echo },
     // The upgrade itself never reaches here: the worker hands it to the site's upgrade().
     { method: 'GET', path: '/ws', handler: websocketWithoutUpgrade },

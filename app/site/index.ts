@@ -9,7 +9,7 @@ import { createWebSocketEcho } from './websocket.js';
 export { HttpError } from './http-error.js';
 
 export interface SiteOptions {
-  /** /headers, /delay/:ms, /status/:code, /echo and the /ws echo; /healthz stays on regardless. */
+  /** /headers, /delay/:ms, /status/:code, /bytes/:n, /echo and the /ws echo; /healthz stays on regardless. */
   diagnostics: boolean;
   /** Largest request body read, in bytes; more is answered with 413. */
   bodyLimit: number;

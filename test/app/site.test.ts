@@ -3,6 +3,7 @@ import { IncomingMessage } from 'node:http';
 import { Duplex } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { GatewayApp, RequestContext } from '../../app/gateway.js';
+import { MAX_BYTES } from '../../app/site/bytes.js';
 import { createSite, HttpError } from '../../app/site/index.js';
 
 const context: RequestContext = {
@@ -252,6 +253,33 @@ describe('diagnostics', () => {
     });
   }
 
+  test('GET /bytes/:n answers exactly n bytes with a Content-Length', async () => {
+    for (const n of [0, 1, 65_536, 200_001]) {
+      const res = await call(site(), `/bytes/${n}`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-length'), String(n));
+      const body = new Uint8Array(await res.arrayBuffer());
+      assert.equal(body.length, n);
+      assert.ok(body.every((b) => b === 0x61));
+    }
+  });
+
+  test('GET /bytes/:n streams even the largest size in 64 KiB chunks, read one at a time', async () => {
+    const res = await call(site(), `/bytes/${MAX_BYTES}`);
+    const reader = res.body!.getReader();
+    let read = 0;
+    for (let i = 0; i < 3; i++) read += (await reader.read()).value!.length;
+    await reader.cancel();
+    // 256 MiB were asked for, and three reads got three chunks: nothing made the whole body first.
+    assert.equal(read, 3 * 65_536);
+  });
+
+  for (const bad of ['abc', '-1', '1.5', '1e3', String(MAX_BYTES + 1), '99999999999']) {
+    test(`GET /bytes/${bad} is a 400`, async () => {
+      assert.equal((await call(site(), `/bytes/${bad}`)).status, 400);
+    });
+  }
+
   test('POST /echo returns the body with its content type', async () => {
     const res = await call(site(), '/echo', {
       method: 'POST',
@@ -317,6 +345,7 @@ describe('diagnostics', () => {
       ['GET', '/headers'],
       ['GET', '/delay/1'],
       ['GET', '/status/200'],
+      ['GET', '/bytes/1'],
       ['POST', '/echo'],
       ['GET', '/ws'],
     ] as const) {

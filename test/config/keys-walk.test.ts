@@ -137,6 +137,19 @@ const walk: readonly Walked[] = [
   },
   { key: 'workers.max_memory', proofs: [ecosystemWorkers] },
   {
+    key: 'workers.concurrency',
+    proofs: [
+      [
+        WORKER,
+        'workers.concurrency: with 1 the worker runs one request at a time and the next waits (not refused); by default they overlap',
+      ],
+      [
+        'test/app/concurrency.test.ts',
+        'keep-alive connections do not get past the limit: requests on pooled connections wait too',
+      ],
+    ],
+  },
+  {
     key: 'upstream.servers',
     proofs: [
       [

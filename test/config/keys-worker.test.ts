@@ -106,6 +106,41 @@ describe('a worker process obeys its config', { timeout: 60_000 }, () => {
     );
   });
 
+  test('workers.concurrency: with 1 the worker runs one request at a time and the next waits (not refused); by default they overlap', async (t) => {
+    /** Two concurrent /delay/300; each request line's app start and end, from the worker's log. */
+    const pair = async (config: Record<string, unknown>) => {
+      const worker = await startWorker({ config });
+      t.after(() => worker.stop());
+      const replies = await Promise.all(
+        ['a', 'b'].map((q) => getAt('127.0.0.1', worker.port, `/delay/300?${q}`)),
+      );
+      assert.deepEqual(
+        replies.map((r) => r.status),
+        [200, 200],
+      );
+      const lines = await Promise.all(
+        ['a', 'b'].map((q) => worker.waitForLog((l) => l.msg === 'request' && l.path === `/delay/300?${q}`)),
+      );
+      // The line is written when the response finished; duration counts from arrival, queued is the wait.
+      return lines
+        .map((l) => {
+          const end = Date.parse(String(l.time));
+          return { start: end - Number(l.duration) + Number(l.queued ?? 0), end, queued: l.queued };
+        })
+        .sort((x, y) => x.start - y.start);
+    };
+    const [first, second] = await pair({ workers: { concurrency: 1 } });
+    assert.equal(first!.queued, undefined);
+    assert.ok(Number(second!.queued) > 0, 'the second request did not wait');
+    // Log times are whole milliseconds: a few of slack.
+    assert.ok(
+      second!.start >= first!.end - 3,
+      `second started ${first!.end - second!.start} ms before the first ended`,
+    );
+    const [a, b] = await pair({});
+    assert.ok(b!.start < a!.end, 'without a limit the two requests did not overlap');
+  });
+
   test('log_level warn: the worker logs app errors, and no info line (no "listening", no request lines)', async (t) => {
     const port = await freePort();
     const worker = await startFromConfig(
