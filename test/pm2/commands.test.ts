@@ -195,7 +195,7 @@ async function replaceUnderLoad(
   });
 }
 
-describe('pm2 commands as users type them, each under load', { timeout: 300_000 }, () => {
+describe('pm2 commands as users type them, each under load', { timeout: 600_000 }, () => {
   let sb: Pm2Sandbox;
   const started = Date.now();
 
