@@ -2,11 +2,11 @@ import { ROLE_LABEL, type Role, STACK_LABEL } from '../../stack/labels.js';
 import { healthcheck } from './specs.js';
 
 /**
- * The container healthcheck, more patient: Swarm replaces a task that turns unhealthy (plain
- * Docker only reports it), so a busy host must not fail ten probes in a row of a working task. A
- * start is not slower: a task is healthy at its first passing probe.
+ * The containers' healthcheck, as patient as the deployer's (specs.ts): Swarm even replaces a task
+ * that turns unhealthy (plain Docker only reports it), so a busy host must not fail ten probes in a
+ * row of a working task.
  */
-export const swarmHealthcheck = { ...healthcheck, Timeout: 10 * 1_000_000_000, Retries: 10 };
+export const swarmHealthcheck = healthcheck;
 
 import { CONFIG_PATH, PROXY_PORT, STATUS_PORT } from './stack-config.js';
 import type { ServiceSpec } from './swarm-engine.js';
