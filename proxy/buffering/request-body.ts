@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { BufferingConfig } from '../../config/index.js';
@@ -19,6 +19,11 @@ export class RequestBody {
   private chunks: Buffer[] = [];
   private whole: Buffer | null = null;
   private file: SpillFile | null = null;
+  /**
+   * Reads of the file not closed yet: undici leaves the body of a failed request (a refused
+   * connection) as it is, and a read stream holds its descriptor until it ends or is destroyed.
+   */
+  private readonly readers = new Set<ReadStream>();
 
   constructor(
     private readonly space: TempSpace,
@@ -54,7 +59,12 @@ export class RequestBody {
 
   /** The body for one upstream attempt: the bytes (kept in memory) or a fresh read of the file. */
   source(): Buffer | Readable {
-    if (this.file?.path) return createReadStream(this.file.path, { highWaterMark: READ_CHUNK });
+    if (this.file?.path) {
+      const reader = createReadStream(this.file.path, { highWaterMark: READ_CHUNK });
+      this.readers.add(reader);
+      reader.once('close', () => this.readers.delete(reader));
+      return reader;
+    }
     // One copy at most, made once: a body in one chunk is sent as it came.
     this.whole ??= this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
     return this.whole;
@@ -64,6 +74,7 @@ export class RequestBody {
   dispose(): void {
     this.chunks = [];
     this.whole = null;
+    for (const reader of this.readers) reader.destroy();
     this.file?.dispose();
   }
 }

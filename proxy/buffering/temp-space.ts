@@ -23,6 +23,8 @@ export class TempSpace {
   /** Temp files open now. */
   files = 0;
   private readonly paths = new Set<string>();
+  /** Files whose removal is under way. */
+  private readonly removing = new Set<string>();
   /** Folders made (or found) already: mkdir runs once per folder, not per file. */
   private readonly folders = new Map<string, Promise<unknown>>();
 
@@ -55,11 +57,15 @@ export class TempSpace {
     return { path, handle };
   }
 
-  /** Closes and removes a file from create(); safe to call once per file. */
+  /** Closes and removes a file from create(); once per file, later calls do nothing. */
   async remove(file: TempFile): Promise<void> {
-    if (!this.paths.delete(file.path)) return;
+    if (!this.paths.has(file.path) || this.removing.has(file.path)) return;
+    this.removing.add(file.path);
     this.files--;
     await Promise.allSettled([file.handle.close(), unlink(file.path)]);
+    // Listed until gone: a shutdown meanwhile removes it again rather than miss it.
+    this.paths.delete(file.path);
+    this.removing.delete(file.path);
   }
 
   /** Shutdown: removes every file still listed, at once (their requests are being cut anyway). */
@@ -71,7 +77,8 @@ export class TempSpace {
         // Already gone.
       }
     }
-    this.files -= this.paths.size;
+    this.files = 0;
     this.paths.clear();
+    this.removing.clear();
   }
 }

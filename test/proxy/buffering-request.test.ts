@@ -115,6 +115,19 @@ describe('request buffering (buffering.request)', () => {
     assert.equal(worker.connections, 0);
   });
 
+  test('the temp file is removed when the proxy shuts down mid-upload', async (t) => {
+    const worker = await backend(t);
+    const { proxy, folder } = await proxyWithTempFolder(t, worker.port, {}, { timeouts: { shutdown: '1s' } });
+    const client = await rawClient(proxy.port, t);
+    await client.write(head('POST /shutdown HTTP/1.1', 'Host: a', 'Content-Length: 500000'));
+    await client.write(randomBytes(200_000));
+    await waitFor('a temp file', async () => tempFiles(folder).length === 1);
+    await proxy.close();
+    assert.deepEqual(tempFiles(folder), []);
+    assert.equal(proxy.server.tempSpace.files, 0);
+    assert.equal(worker.connections, 0);
+  });
+
   test('the temp file is removed after a 413 for a chunked body over client_max_body_size', async (t) => {
     const worker = await backend(t);
     const { proxy, folder } = await proxyWithTempFolder(t, worker.port, {}, { client_max_body_size: '100k' });

@@ -4,7 +4,7 @@ import { createServer, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { proxyWithTempFolder, rawClient, tempFiles } from '../helpers/buffering.js';
-import { type Cleanup, head, servers, sleep, startProxy } from '../helpers/proxy.js';
+import { type Cleanup, head, request, servers, sleep, startProxy } from '../helpers/proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
 const MIB = 1024 * 1024;
@@ -81,6 +81,9 @@ describe('response buffering (buffering.response)', () => {
     const [upstream] = proxy.server.runtime.pool.upstreams;
     await waitFor('the upstream hold to end', async () => upstream!.inFlight === 0, 10_000, 50);
     assert.ok(tempFiles(folder).length === 1, 'the response was not held in a temp file');
+    const metrics = await request(proxy.statusPort, { path: '/metrics' });
+    const gauge = /^gatehouse_buffer_temp_bytes (\d+)$/m.exec(metrics.text);
+    assert.ok(gauge && Number(gauge[1]) > 0, `gatehouse_buffer_temp_bytes: ${gauge?.[0] ?? 'missing'}`);
     const { message, hash } = await readAll();
     assert.match(message.startLine, / 200 /);
     assert.equal(message.body.length, BLOCKS * MIB);
