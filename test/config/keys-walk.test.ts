@@ -137,6 +137,15 @@ const walk: readonly Walked[] = [
   },
   { key: 'workers.max_memory', proofs: [ecosystemWorkers] },
   {
+    key: 'workers.timeout',
+    proofs: [
+      [
+        'test/app/watchdog.test.ts',
+        'workers.timeout: a worker whose event loop is blocked longer than it is killed with SIGKILL, with one fatal line naming the timeout',
+      ],
+    ],
+  },
+  {
     key: 'workers.concurrency',
     proofs: [
       [
