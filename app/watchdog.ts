@@ -1,4 +1,5 @@
 import { writeSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { hostname } from 'node:os';
 import { isMainThread, Worker, workerData } from 'node:worker_threads';
 
@@ -25,6 +26,11 @@ import { isMainThread, Worker, workerData } from 'node:worker_threads';
  * seen the counter stand still for timeout + timeout/4: the last bump came at most timeout/4 before
  * the block began, so a kill means the loop was blocked at least `timeout`, and at most about
  * 1.5 × timeout passes between the start of the block and the kill.
+ *
+ * In a container the worker should not be pid 1: the kernel ignores a SIGKILL that the first
+ * process of a PID namespace sends itself. Our compose files, the deployer and the Swarm stack run
+ * Docker's init (tini is pid 1); for the rest (`docker run` without --init, Kubernetes) the thread
+ * falls back to process.exit(137) on the main thread through the inspector.
  */
 
 /** What the thread is started with. */
@@ -85,7 +91,7 @@ function watch({ heartbeat, timeout, bindings }: WatchdogData): void {
   let seen = Atomics.load(beats, 0);
   let movedAt = performance.now();
   let lastTick = movedAt;
-  setInterval(() => {
+  const timer = setInterval(() => {
     const now = performance.now();
     // This thread was not running either (the process stopped by SIGSTOP or a debugger, the machine
     // suspended): the silence says nothing about the event loop, so start counting afresh.
@@ -99,6 +105,8 @@ function watch({ heartbeat, timeout, bindings }: WatchdogData): void {
     }
     const blocked = Math.round(now - movedAt);
     if (blocked < limit) return;
+    // Once: what follows ends the process, or (pid 1) hands over to exitThroughInspector.
+    clearInterval(timer);
     // Written straight to fd 2, synchronously: the main thread, which would write a worker
     // thread's process.stderr, is the one that is stuck; and the process dies on the next line.
     const line = {
@@ -116,7 +124,28 @@ function watch({ heartbeat, timeout, bindings }: WatchdogData): void {
     // SIGKILL, as gunicorn's arbiter kills a worker past its timeout: a blocked loop would never
     // run a SIGTERM handler (no drain is possible), and nothing can catch this one.
     process.kill(process.pid, 'SIGKILL');
+    // Still here a second later: the kernel dropped it, as it drops every signal without a handler
+    // that the first process of a PID namespace sends itself (a container run without an init:
+    // `docker run` without --init, a Kubernetes pod). Then the main thread is made to exit.
+    setTimeout(() => exitThroughInspector(line), 1000);
   }, check);
+}
+
+/**
+ * process.exit(137) (128 + SIGKILL, as a supervisor would report the kill) run on the main thread
+ * through the inspector: its messages interrupt running JavaScript, the way a debugger pauses a
+ * busy loop. Not the first choice: a thread stuck inside a native call never takes the interrupt.
+ */
+function exitThroughInspector(line: Record<string, unknown>): void {
+  const note = {
+    ...line,
+    time: new Date().toISOString(),
+    msg: 'SIGKILL ignored (the worker is pid 1 of its PID namespace: run it under an init, such as docker run --init); exiting with 137 instead',
+  };
+  writeSync(2, `${JSON.stringify(note)}\n`);
+  const session = new Session();
+  session.connectToMainThread();
+  session.post('Runtime.evaluate', { expression: 'process.exit(137)' });
 }
 
 if (!isMainThread && (workerData as Partial<WatchdogData> | null)?.kind === THREAD_KIND) {

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startWatchdog } from '../../app/watchdog.js';
-import { startWorker } from '../helpers/worker-process.js';
+import { collectLines, killOnExit, type LogLine } from '../helpers/child.js';
+import { waitFor } from '../helpers/wait.js';
+import { gatehouseBin, startWorker, workerProcessEnv } from '../helpers/worker-process.js';
+
+/** Whether this machine lets a user start a process as pid 1 of a new PID namespace (a container's case). */
+const canBePid1 = spawnSync('unshare', ['-Urpf', 'true'], { stdio: 'ignore' }).status === 0;
 
 /**
  * workers.timeout (gunicorn's --timeout): a real worker process whose event loop is blocked
@@ -77,6 +87,45 @@ describe('the worker watchdog (workers.timeout)', { timeout: 40_000 }, () => {
     assert.equal(worker.child.exitCode, null);
     assert.equal(worker.child.signalCode, null);
     assert.doesNotMatch(worker.stderr(), /event loop blocked/);
+  });
+
+  test('workers.timeout as pid 1 (a container without an init): the ignored SIGKILL is followed by exit 137', {
+    skip: canBePid1 ? false : 'unshare -Urpf is not allowed here',
+  }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-pid1-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'config.yaml'), JSON.stringify({ workers: { timeout: '1s' } }));
+    const child = spawn(
+      'unshare',
+      ['-Urpf', process.execPath, gatehouseBin, 'worker', '--config', join(dir, 'config.yaml')],
+      { env: workerProcessEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const forget = killOnExit(child);
+    t.after(() => {
+      child.kill('SIGKILL');
+      forget();
+    });
+    const lines: LogLine[] = [];
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on(
+      'data',
+      collectLines((line) => lines.push(line)),
+    );
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      stderr += text;
+    });
+    const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+    const listening = await waitFor('the worker listening', async () =>
+      lines.find((line) => line.msg === 'listening'),
+    );
+    assert.equal(listening.pid, 1);
+    const reply = await get(Number(listening.port), '/block/5000');
+    const [code] = await exited;
+    assert.ok('error' in reply, `the blocked request was answered: ${JSON.stringify(reply)}`);
+    // unshare exits with its child's status: 137, from process.exit on the blocked main thread.
+    assert.equal(code, 137, stderr);
+    assert.match(stderr, /event loop blocked for \d+ ms/);
+    assert.match(stderr, /SIGKILL ignored \(the worker is pid 1/);
   });
 
   test('startWatchdog: timeout 0 starts nothing; stop() ends the thread and the heartbeat', async () => {
