@@ -82,11 +82,15 @@ export async function runWorker({ config, appModule, env = process.env }: RunWor
   logger.setBindings({ port: address.port });
   // From here on, not from the start: a worker stuck while it loads never says `ready`, and pm2's
   // listen_timeout (or Docker's healthcheck) deals with that; the watchdog guards the serving loop.
-  startWatchdog({
+  const watchdog = startWatchdog({
     timeout: config.workers.timeout,
     bindings: { instance, port: address.port },
     onError: (err) => logger.error({ err }, 'the watchdog thread failed; workers.timeout is not enforced'),
   });
+  if (!watchdog && config.workers.timeout > 0)
+    logger.warn(
+      'the inspector is open (--inspect): workers.timeout is not enforced, so a breakpoint does not kill the worker',
+    );
   process.send?.('ready');
 
   exitAfterDrainOnSignals(logger, async () => {

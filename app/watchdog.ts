@@ -1,5 +1,5 @@
 import { writeSync } from 'node:fs';
-import { Session } from 'node:inspector';
+import { url as inspectorUrl, Session } from 'node:inspector';
 import { hostname } from 'node:os';
 import { isMainThread, Worker, workerData } from 'node:worker_threads';
 
@@ -59,9 +59,12 @@ export interface Watchdog {
   stop(): Promise<void>;
 }
 
-/** Starts the heartbeat and the watchdog thread; null when `timeout` is 0 (off). */
+/**
+ * Starts the heartbeat and the watchdog thread; null when `timeout` is 0 (off), or when the worker
+ * runs with --inspect: a debugger stopped at a breakpoint holds the loop exactly like a hang does.
+ */
 export function startWatchdog({ timeout, bindings = {}, onError }: WatchdogOptions): Watchdog | null {
-  if (timeout <= 0) return null;
+  if (timeout <= 0 || inspectorUrl() !== undefined) return null;
   const heartbeat = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
   const beats = new Int32Array(heartbeat);
   const beat = setInterval(() => Atomics.add(beats, 0, 1), Math.max(1, Math.floor(timeout / 4)));
