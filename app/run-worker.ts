@@ -8,6 +8,7 @@ import { DRAIN_NOTICE_MS, DRAINING_MESSAGE, tellPm2 } from '../stack/pm2-bus.js'
 import { type GatewayApp, toGatewayApp } from './gateway.js';
 import { createSite } from './site/index.js';
 import { typeScriptLoadError } from './typescript.js';
+import { startWatchdog } from './watchdog.js';
 import { createWorker } from './worker.js';
 
 export interface RunWorkerOptions {
@@ -79,6 +80,17 @@ export async function runWorker({ config, appModule, env = process.env }: RunWor
   logger.info({ host: address.address, port: address.port, app: modulePath ?? 'sample site' }, 'listening');
   // Only now: PORT=0 gets its port from listen(), and the line above names it already.
   logger.setBindings({ port: address.port });
+  // From here on, not from the start: a worker stuck while it loads never says `ready`, and pm2's
+  // listen_timeout (or Docker's healthcheck) deals with that; the watchdog guards the serving loop.
+  const watchdog = startWatchdog({
+    timeout: config.workers.timeout,
+    bindings: { instance, port: address.port },
+    onError: (err) => logger.error({ err }, 'the watchdog thread failed; workers.timeout is not enforced'),
+  });
+  if (!watchdog && config.workers.timeout > 0)
+    logger.warn(
+      'the inspector is open (--inspect): workers.timeout is not enforced, so a breakpoint does not kill the worker',
+    );
   process.send?.('ready');
 
   exitAfterDrainOnSignals(logger, async () => {

@@ -166,6 +166,7 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     keepaliveTimeout: ms('workers.keepalive_timeout'),
     maxMemory: get('workers.max_memory') as string,
     concurrency: (get('workers.concurrency') as number | null | undefined) ?? null,
+    timeout: ms('workers.timeout'),
   };
 
   let servers: ServerConfig[];

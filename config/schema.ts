@@ -73,6 +73,7 @@ export const configSchema = {
         keepalive_timeout: duration,
         max_memory: { type: 'string', pattern: '^\\d+[KMG]?$' },
         concurrency: { anyOf: [count(1), { type: 'null' }] },
+        timeout: duration,
       },
     },
     upstream: {

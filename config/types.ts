@@ -79,6 +79,11 @@ export interface WorkersConfig {
    * unlimited (gunicorn's async workers); 1 = gunicorn's sync worker.
    */
   concurrency: number | null;
+  /**
+   * gunicorn's --timeout: a worker whose event loop stays blocked this long (ms) is killed by its
+   * own watchdog thread (app/watchdog.ts), for pm2 or Docker to restart it. 0 = no watchdog.
+   */
+  timeout: number;
 }
 
 /**

@@ -14,8 +14,12 @@ const healthz: RouteHandler = () =>
 export const healthRoute: Route = { method: 'GET', path: '/healthz', handler: healthz };
 
 /** The httpbin-like routes that tests and users poke at; all off when diagnostics are off. */
-export function diagnosticRoutes(options: { bodyLimit: number; maxDelay: number }): Route[] {
-  const { bodyLimit, maxDelay } = options;
+export function diagnosticRoutes(options: {
+  bodyLimit: number;
+  maxDelay: number;
+  maxBlock: number;
+}): Route[] {
+  const { bodyLimit, maxDelay, maxBlock } = options;
 
   const headers: RouteHandler = (request, _params, context) =>
     Response.json({ headers: Object.fromEntries(request.headers), worker: context.worker });
@@ -26,6 +30,18 @@ export function diagnosticRoutes(options: { bodyLimit: number; maxDelay: number 
     // A client that went away needs no answer; the abort just ends the wait early.
     await sleep(ms, undefined, { signal: request.signal }).catch(() => {});
     return Response.json({ delay: ms });
+  };
+
+  // A hung worker on demand (workers.timeout's tests): the event loop busy for ms, answering
+  // nothing else, as a runaway loop or a long synchronous call would. Capped, unlike a real hang.
+  const block: RouteHandler = (_request, params) => {
+    if (!/^\d{1,15}$/.test(params.ms!)) throw badRequest('The block must be a whole number of milliseconds.');
+    const ms = Math.min(Number(params.ms), maxBlock);
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      // Busy on purpose: nothing else runs on this worker until the time is up.
+    }
+    return Response.json({ blocked: ms });
   };
 
   const status: RouteHandler = (_request, params) => {
@@ -61,6 +77,7 @@ export function diagnosticRoutes(options: { bodyLimit: number; maxDelay: number 
   return [
     { method: 'GET', path: '/headers', handler: headers },
     { method: 'GET', path: '/delay/:ms', handler: delay },
+    { method: 'GET', path: '/block/:ms', handler: block },
     { method: 'GET', path: '/status/:code', handler: status },
     { method: 'GET', path: '/bytes/:n', handler: bytes },
     { method: 'POST', path: '/echo', handler: echo },

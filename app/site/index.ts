@@ -9,12 +9,14 @@ import { createWebSocketEcho } from './websocket.js';
 export { HttpError } from './http-error.js';
 
 export interface SiteOptions {
-  /** /headers, /delay/:ms, /status/:code, /bytes/:n, /echo and the /ws echo; /healthz stays on regardless. */
+  /** /headers, /delay/:ms, /block/:ms, /status/:code, /bytes/:n, /echo and the /ws echo; /healthz stays on regardless. */
   diagnostics: boolean;
   /** Largest request body read, in bytes; more is answered with 413. */
   bodyLimit: number;
   /** Longest wait /delay/:ms grants, in ms. */
   maxDelay?: number;
+  /** Longest /block/:ms (the event loop kept busy), in ms. */
+  maxBlock?: number;
   /** Where the templates live (tests may point elsewhere); the package's app/site/views by default. */
   viewsDir?: string;
 }
@@ -24,12 +26,12 @@ export interface SiteOptions {
  * rendered through Eta templates, plus the diagnostic routes the proxy's tests rely on.
  */
 export function createSite(options: SiteOptions): GatewayApp {
-  const { diagnostics, bodyLimit, maxDelay = 60_000 } = options;
+  const { diagnostics, bodyLimit, maxDelay = 60_000, maxBlock = 120_000 } = options;
   const views = createViews(options.viewsDir);
   const routes: Route[] = [
     ...pageRoutes(views, { bodyLimit }),
     healthRoute,
-    ...(diagnostics ? diagnosticRoutes({ bodyLimit, maxDelay }) : []),
+    ...(diagnostics ? diagnosticRoutes({ bodyLimit, maxDelay, maxBlock }) : []),
   ];
   const router = createRouter(routes);
   const websocket = createWebSocketEcho({ path: diagnostics ? '/ws' : null, maxPayload: bodyLimit });

@@ -14,7 +14,7 @@ const context: RequestContext = {
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 function site(options: Partial<Parameters<typeof createSite>[0]> = {}): GatewayApp {
-  return createSite({ diagnostics: true, bodyLimit: 1024, maxDelay: 50, ...options });
+  return createSite({ diagnostics: true, bodyLimit: 1024, maxDelay: 50, maxBlock: 50, ...options });
 }
 
 function call(
@@ -227,11 +227,26 @@ describe('diagnostics', () => {
     assert.deepEqual(await res.json(), { delay: 20 });
   });
 
-  for (const bad of ['abc', '-5', '1.5', '1e3']) {
-    test(`GET /delay/${bad} is a 400`, async () => {
-      assert.equal((await call(site(), `/delay/${bad}`)).status, 400);
-    });
+  for (const route of ['delay', 'block']) {
+    for (const bad of ['abc', '-5', '1.5', '1e3']) {
+      test(`GET /${route}/${bad} is a 400`, async () => {
+        assert.equal((await call(site(), `/${route}/${bad}`)).status, 400);
+      });
+    }
   }
+
+  test('GET /block/:ms keeps the event loop busy that long: the call returns only once it is over', async () => {
+    const started = performance.now();
+    // The handler runs before fetch's first await: a busy wait, not a timer, holds this very turn.
+    const pending = call(site(), '/block/20');
+    assert.ok(performance.now() - started >= 20, 'the loop was held for the whole block');
+    assert.deepEqual(await (await pending).json(), { blocked: 20 });
+  });
+
+  test('GET /block/:ms is capped at maxBlock', async () => {
+    const res = await call(site({ maxBlock: 10 }), '/block/100000');
+    assert.deepEqual(await res.json(), { blocked: 10 });
+  });
 
   for (const code of [200, 201, 302, 404, 418, 503, 599]) {
     test(`GET /status/${code} answers with status ${code}`, async () => {
@@ -344,6 +359,7 @@ describe('diagnostics', () => {
     for (const [method, path] of [
       ['GET', '/headers'],
       ['GET', '/delay/1'],
+      ['GET', '/block/1'],
       ['GET', '/status/200'],
       ['GET', '/bytes/1'],
       ['POST', '/echo'],

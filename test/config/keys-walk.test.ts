@@ -137,6 +137,19 @@ const walk: readonly Walked[] = [
   },
   { key: 'workers.max_memory', proofs: [ecosystemWorkers] },
   {
+    key: 'workers.timeout',
+    proofs: [
+      [
+        'test/app/watchdog.test.ts',
+        'workers.timeout: a worker whose event loop is blocked longer than it is killed with SIGKILL, with one fatal line naming the timeout',
+      ],
+      [
+        'test/pm2/hung-worker.test.ts',
+        'workers.timeout 2s: a worker blocked for 60 s is killed and restarted by pm2, and no GET fails meanwhile',
+      ],
+    ],
+  },
+  {
     key: 'workers.concurrency',
     proofs: [
       [

@@ -141,6 +141,8 @@ export interface LoadOptions {
   maxRequests?: number;
   /** A request without progress for this many ms counts as hung (and is aborted). */
   requestTimeout?: number;
+  /** Only `GET /` (idempotent: the proxy may resend each to another worker); default: GETs and POSTs. */
+  getOnly?: boolean;
 }
 
 export interface LoadReport {
@@ -174,6 +176,7 @@ export function startLoad(options: LoadOptions): LoadRun {
     duration = 15_000,
     maxRequests = 200_000,
     requestTimeout = 15_000,
+    getOnly = false,
   } = options;
   const base = new URL(url);
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
@@ -187,7 +190,7 @@ export function startLoad(options: LoadOptions): LoadRun {
   async function loop(id: number): Promise<void> {
     for (let i = 0; !stopping && sent < maxRequests; i++) {
       sent++;
-      const post = (i + id) % 2 === 1;
+      const post = !getOnly && (i + id) % 2 === 1;
       results.push(await once(post ? 'POST' : 'GET', post ? `gatehouse ${id}:${i}` : null));
     }
   }
@@ -235,6 +238,8 @@ export interface LoadDuringOptions {
   cap?: number;
   /** Concurrent client connections (startLoad's default when omitted). */
   connections?: number;
+  /** See LoadOptions.getOnly. */
+  getOnly?: boolean;
 }
 
 /**
@@ -244,9 +249,9 @@ export interface LoadDuringOptions {
 export async function loadDuring<T>(
   url: string,
   operation: () => Promise<T>,
-  { warmup = 1000, cooldown = 1000, settle = 50, cap = 60_000, connections }: LoadDuringOptions = {},
+  { warmup = 1000, cooldown = 1000, settle = 50, cap = 60_000, connections, getOnly }: LoadDuringOptions = {},
 ): Promise<{ report: LoadReport; value: T }> {
-  const load = startLoad({ url, duration: cap, ...(connections ? { connections } : {}) });
+  const load = startLoad({ url, duration: cap, getOnly, ...(connections ? { connections } : {}) });
   let finished = false;
   void load.done.then(() => {
     finished = true;
