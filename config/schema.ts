@@ -57,7 +57,11 @@ export const configSchema = {
     status: {
       type: 'object',
       additionalProperties: false,
-      properties: { listen: address },
+      properties: {
+        listen: address,
+        // 16 characters at least: a token short enough to guess protects nothing.
+        token: { anyOf: [{ type: 'string', minLength: 16, pattern: '^[\\x21-\\x7e]+$' }, { type: 'null' }] },
+      },
     },
     workers: {
       type: 'object',
