@@ -32,10 +32,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   // A secret belongs in the environment (a Kubernetes Secret, a compose .env), not in a config
   // file that is committed or baked into an image: GATEHOUSE_STATUS_TOKEN lies over the file.
   const token = env[STATUS_TOKEN_VAR];
-  const fromEnv = token ? { status: { token } } : {};
-  if (file === null) return parseConfig(mergeConfigDocs(defaults, fromEnv), null);
+  // Only over a mapping: a file that is something else must still be refused as it is.
+  const withToken = (doc: unknown): unknown =>
+    token && isConfigObject(doc) ? mergeConfigDocs(doc, { status: { token } }) : doc;
+  if (file === null) return parseConfig(withToken(defaults), null);
   const path = resolve(file);
-  return parseConfig(mergeConfigDocs(mergeConfigDocs(defaults, readYaml(path)), fromEnv), path);
+  return parseConfig(withToken(mergeConfigDocs(defaults, readYaml(path))), path);
 }
 
 /** The environment variable that sets status.token (over the file's value). */

@@ -59,8 +59,11 @@ export const configSchema = {
       additionalProperties: false,
       properties: {
         listen: address,
-        // 16 characters at least: a token short enough to guess protects nothing.
-        token: { anyOf: [{ type: 'string', minLength: 16, pattern: '^[\\x21-\\x7e]+$' }, { type: 'null' }] },
+        // 16 characters at least: a token short enough to guess protects nothing. RFC 6750's
+        // b64token characters: it goes in a header as is, and into nginx's config unquoted of `$`.
+        token: {
+          anyOf: [{ type: 'string', minLength: 16, pattern: '^[A-Za-z0-9._~+/-]+=*$' }, { type: 'null' }],
+        },
       },
     },
     workers: {

@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, isLoopbackHost, loadConfig, parseConfig } from '../../config/index.js';
+import { renderNginx } from '../../nginx/render.js';
 import { authorized } from '../../proxy/status/server.js';
+import { conformanceConfig } from '../conformance/fronts.js';
+import { freePort, startNginx } from '../helpers/nginx.js';
 import { request, servers, startProxy, testDoc } from '../helpers/proxy.js';
 import { createRawBackend } from '../helpers/raw-backend.js';
+import { requires } from '../helpers/system-deps.js';
 
 const TOKEN = 'correct-horse-battery-staple';
 
@@ -46,6 +53,14 @@ describe('status.token in the loader', () => {
     assert.equal(loadConfig({ env: { GATEHOUSE_STATUS_TOKEN: TOKEN } }).status.token, TOKEN);
     // An empty variable is no token (compose passes `${VAR:-}` as "").
     assert.equal(loadConfig({ env: { GATEHOUSE_STATUS_TOKEN: '' } }).status.token, null);
+  });
+
+  test('GATEHOUSE_STATUS_TOKEN does not turn a file that is not a mapping into a good one', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-token-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'list.yaml');
+    writeFileSync(file, '- listen\n- 8080\n');
+    assert.throws(() => loadConfig({ file, env: { GATEHOUSE_STATUS_TOKEN: TOKEN } }), ConfigError);
   });
 });
 
@@ -98,5 +113,32 @@ describe('status.token on the status listener', () => {
     const proxy = await startProxy(t, { upstream: { servers: servers(backend.port) } });
     assert.equal((await request(proxy.statusPort, { path: '/status' })).status, 200);
     assert.equal((await request(proxy.statusPort, { path: '/healthz' })).status, 200);
+  });
+});
+
+describe('status.token on nginx', requires('nginx'), () => {
+  test('the rendered status server asks for the same bearer token, on top of allow/deny', async (t) => {
+    const backend = await createRawBackend();
+    t.after(() => backend.close());
+    const [port, statusPort] = [await freePort(), await freePort()];
+    const config = conformanceConfig({ port, statusPort }, [`127.0.0.1:${backend.port}`], {
+      status: { token: TOKEN },
+    });
+    const nginx = await startNginx({ snippet: renderNginx(config, { target: 'host' }), port });
+    t.after(() => nginx.stop());
+    const denied = await request(statusPort, { path: '/status' });
+    assert.equal(denied.status, 401);
+    assert.equal(denied.headers['www-authenticate'], 'Bearer');
+    const wrong = await request(statusPort, {
+      path: '/status',
+      headers: { authorization: `Bearer ${TOKEN}x` },
+    });
+    assert.equal(wrong.status, 401);
+    const allowed = await request(statusPort, {
+      path: '/status',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(allowed.status, 200);
+    assert.match(allowed.text, /Active connections/);
   });
 });
