@@ -35,7 +35,7 @@ COPY --from=build /app /app
 USER 10001:10001
 EXPOSE 3000 8080 8081
 # The worker's /healthz by default. A proxy container sets GATEHOUSE_HEALTH_URL to its status
-# listener (http://127.0.0.1:8081/status), as docker-compose.yml and the deployer do. The timeout
+# listener (http://127.0.0.1:8081/healthz: no token needed), as docker-compose.yml and the deployer do. The timeout
 # is generous: starting node for the probe can take seconds on a busy host, and a false
 # "unhealthy" blocks `depends_on: service_healthy`.
 HEALTHCHECK --interval=5s --timeout=5s --start-period=15s --retries=3 \

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -28,9 +29,25 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const file = options.file ?? env.GATEHOUSE_CONFIG ?? null;
   const defaults = readYaml(defaultConfigFile);
-  if (file === null) return parseConfig(defaults, null);
+  // A secret belongs in the environment (a Kubernetes Secret, a compose .env), not in a config
+  // file that is committed or baked into an image: GATEHOUSE_STATUS_TOKEN lies over the file.
+  const token = env[STATUS_TOKEN_VAR];
+  // Only over a mapping: a file that is something else must still be refused as it is.
+  const withToken = (doc: unknown): unknown =>
+    token && isConfigObject(doc) ? mergeConfigDocs(doc, { status: { token } }) : doc;
+  if (file === null) return parseConfig(withToken(defaults), null);
   const path = resolve(file);
-  return parseConfig(mergeConfigDocs(defaults, readYaml(path)), path);
+  return parseConfig(withToken(mergeConfigDocs(defaults, readYaml(path))), path);
+}
+
+/** The environment variable that sets status.token (over the file's value). */
+export const STATUS_TOKEN_VAR = 'GATEHOUSE_STATUS_TOKEN';
+
+/** Whether a listen host only ever accepts connections from this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const plain = host.toLowerCase().replace(/^::ffff:/, '');
+  if (plain === 'localhost' || plain === '::1') return true;
+  return isIPv4(plain) && plain.startsWith('127.');
 }
 
 /** Validates an already-parsed document (defaults merged in) and resolves it. */
@@ -258,12 +275,21 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
   if (listen.port !== 0 && listen.port === statusListen.port && listen.host === statusListen.host) {
     problems.push({ path: 'status.listen', message: 'must differ from listen' });
   }
+  const statusToken = (get('status.token') as string | null | undefined) ?? null;
+  // /metrics and /status name every upstream and its health: off loopback, anyone who can reach
+  // the port would read them (and the dev-reload paths would let them act), so a token is required.
+  if (statusToken === null && !isLoopbackHost(statusListen.host)) {
+    problems.push({
+      path: 'status.token',
+      message: `must be set (or ${STATUS_TOKEN_VAR}) when status.listen (${formatAddress(statusListen)}) is not a loopback address`,
+    });
+  }
 
   return {
     source,
     listen,
     instances: get('instances') as number,
-    status: { listen: statusListen },
+    status: { listen: statusListen, token: statusToken },
     workers,
     upstream: {
       servers,

@@ -57,7 +57,14 @@ export const configSchema = {
     status: {
       type: 'object',
       additionalProperties: false,
-      properties: { listen: address },
+      properties: {
+        listen: address,
+        // 16 characters at least: a token short enough to guess protects nothing. RFC 6750's
+        // b64token characters: it goes in a header as is, and into nginx's config unquoted of `$`.
+        token: {
+          anyOf: [{ type: 'string', minLength: 16, pattern: '^[A-Za-z0-9._~+/-]+=*$' }, { type: 'null' }],
+        },
+      },
     },
     workers: {
       type: 'object',

@@ -128,12 +128,21 @@ export interface AccessLogConfig {
   path: string;
 }
 
+export interface StatusConfig {
+  listen: Address;
+  /**
+   * Bearer token every status-listener request needs (but /healthz); null = none, allowed only on
+   * a loopback status.listen. From the file, or GATEHOUSE_STATUS_TOKEN (which wins).
+   */
+  token: string | null;
+}
+
 export interface Config {
   /** The file it was read from, or null for the embedded default. */
   source: string | null;
   listen: Address;
   instances: number;
-  status: { listen: Address };
+  status: StatusConfig;
   workers: WorkersConfig;
   upstream: UpstreamConfig;
   timeouts: TimeoutsConfig;

@@ -194,6 +194,20 @@ function errorPage(status: number, text: string): string {
   return `<!doctype html><title>${status}</title><h1>${status}</h1><p>${text}.</p>\\n`;
 }
 
+/**
+ * status.token on top of allow/deny, as our status listener asks for it. The token is written into
+ * the rendered file: keep that file as private as the token. Its characters (RFC 6750 b64token,
+ * checked by the schema) need no escaping in an nginx string.
+ */
+function tokenCheck(token: string | null): string[] {
+  if (token === null) return [];
+  return [
+    `if ($http_authorization != "Bearer ${token}") {`,
+    ...indent(['add_header WWW-Authenticate Bearer always;', 'return 401;']),
+    '}',
+  ];
+}
+
 function renderStatusServer(config: Config, compose: boolean): string[] {
   const listen = compose ? String(config.status.listen.port) : formatAddress(config.status.listen);
   const allowed = compose ? PRIVATE_RANGES : ['127.0.0.1', '::1'];
@@ -205,7 +219,12 @@ function renderStatusServer(config: Config, compose: boolean): string[] {
       'access_log off;',
       '',
       'location = /status {',
-      ...indent(['stub_status;', ...allowed.map((a) => `allow ${a};`), 'deny all;']),
+      ...indent([
+        ...tokenCheck(config.status.token),
+        'stub_status;',
+        ...allowed.map((a) => `allow ${a};`),
+        'deny all;',
+      ]),
       '}',
       '',
       'location / {',

@@ -92,6 +92,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     getTempBytes: () => tempSpace.bytes,
     logger,
     refreshSeconds: 2,
+    getToken: () => runtime.config.status.token,
     ...(devReload ? { extraRoutes: devReload.serve } : {}),
   });
 

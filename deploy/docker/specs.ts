@@ -88,7 +88,7 @@ export function proxySpec(options: ProxySpecOptions): ContainerSpec {
     name: proxyName(stack),
     Image: image,
     Cmd: ['proxy', '--config', CONFIG_PATH],
-    Env: [`GATEHOUSE_HEALTH_URL=http://127.0.0.1:${STATUS_PORT}/status`],
+    Env: [`GATEHOUSE_HEALTH_URL=http://127.0.0.1:${STATUS_PORT}/healthz`],
     Labels: stackLabels(stack, 'proxy'),
     ExposedPorts: { [`${PROXY_PORT}/tcp`]: {} },
     StopTimeout: stopTimeout,

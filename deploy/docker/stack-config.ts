@@ -48,7 +48,12 @@ export function stackConfig(
   const doc = {
     ...user,
     listen: `0.0.0.0:${PROXY_PORT}`,
-    status: { ...section('status'), listen: `0.0.0.0:${STATUS_PORT}` },
+    // The container's loopback (its healthcheck runs inside), unless the user gave status.token:
+    // off loopback the loader requires one, and then Prometheus may scrape it over the network.
+    status: {
+      ...section('status'),
+      listen: `${isObject(user.status) && user.status.token ? '0.0.0.0' : '127.0.0.1'}:${STATUS_PORT}`,
+    },
     workers: { ...section('workers'), host: '0.0.0.0', port: WORKER_PORT },
     upstream: {
       ...section('upstream'),

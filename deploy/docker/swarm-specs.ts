@@ -126,7 +126,7 @@ export function proxyServiceSpec(options: ServiceSpecOptions & { port: number })
       options,
       'proxy',
       ['proxy'],
-      [`GATEHOUSE_HEALTH_URL=http://127.0.0.1:${STATUS_PORT}/status`],
+      [`GATEHOUSE_HEALTH_URL=http://127.0.0.1:${STATUS_PORT}/healthz`],
     ),
     Mode: { Replicated: { Replicas: 1 } },
     // The host port is held by the running task: the new one can only start once it is gone.

@@ -115,13 +115,15 @@ export function renderContainerConfig(values: InitValues): string {
     header,
     {
       listen: `0.0.0.0:${proxy}`,
-      status: { listen: `0.0.0.0:${status}` },
+      // Loopback: the healthcheck runs inside the container; off loopback status.token is required.
+      status: { listen: `127.0.0.1:${status}` },
       workers: { host: '0.0.0.0', port: worker, app: values.app },
       upstream: { resolve: { host: 'app', port: worker, interval: '2s' } },
     },
     {
       comments: {
-        'status.listen': '/status and /metrics; docker-compose.yml publishes it on 127.0.0.1 only',
+        'status.listen':
+          "/status and /metrics, for the container's healthcheck; 0.0.0.0 needs status.token (GATEHOUSE_STATUS_TOKEN)",
         'workers.host': "every interface of the worker's container",
         'workers.port': 'every worker container listens on the same port',
         'upstream.resolve': 'every replica of the compose service `app`: its name re-resolved every 2 s',
@@ -142,7 +144,6 @@ export function renderComposeFile(values: InitValues & { port: number }): string
   const usage = [
     ['docker compose up -d', `the proxy on http://127.0.0.1:${values.port}`],
     ['docker compose up -d --scale app=8', '8 workers; the proxy re-resolves `app` every 2 s'],
-    [`docker compose port proxy ${status}`, 'where the status page (/status, /metrics) was published'],
     ['docker compose down', ''],
   ]
     .map(([command, what]) => `#   ${command!.padEnd(36)}${what}`.trimEnd())
@@ -200,11 +201,11 @@ services:
       NODE_ENV: production
       GATEHOUSE_CONFIG: /app/${CONTAINER_CONFIG}
       # The health probe asks a worker's /healthz by default; a proxy answers on its status listener.
-      GATEHOUSE_HEALTH_URL: http://127.0.0.1:${status}/status
+      GATEHOUSE_HEALTH_URL: http://127.0.0.1:${status}/healthz
     ports:
       - "\${GATEHOUSE_BIND:-127.0.0.1}:\${GATEHOUSE_PORT:-${values.port}}:${proxy}"
-      # The status page and metrics: an ephemeral port, loopback only.
-      - "127.0.0.1::${status}"
+      # The status listener stays on the container's loopback, unpublished: off loopback it needs
+      # status.token (GATEHOUSE_STATUS_TOKEN).
     healthcheck: *healthcheck
     depends_on:
       app:

@@ -56,7 +56,7 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stac
       pm2Error = err.message;
       return null;
     }),
-    fetchSnapshot(url, timeout),
+    fetchSnapshot(url, timeout, config.status.token),
   ]);
   return {
     pm2: {
@@ -76,10 +76,12 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stac
 async function fetchSnapshot(
   url: string,
   timeout: number,
+  token: string | null,
 ): Promise<{ reachable: boolean; error: string | null; snapshot: StatusSnapshot | null }> {
   try {
     const res = await fetch(url, {
-      headers: { accept: 'application/json' },
+      // The same config the proxy reads, so the same status.token it asks for.
+      headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       signal: AbortSignal.timeout(timeout),
     });
     if (!res.ok) return { reachable: true, error: `HTTP ${res.status}`, snapshot: null };

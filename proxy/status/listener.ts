@@ -23,6 +23,8 @@ export interface StatusListenerOptions {
   startedAt?: number;
   /** Paths the status listener serves for someone else (development reload). */
   extraRoutes?: ExtraRoutes;
+  /** status.token now; null = no token needed. */
+  getToken?: () => string | null;
 }
 
 export interface StatusListener {
@@ -49,6 +51,7 @@ export function createStatusListener({
   refreshSeconds = 2,
   startedAt = Date.now(),
   extraRoutes,
+  getToken,
 }: StatusListenerOptions): StatusListener {
   const latency = createLatencyBook({ capacity: latencySamples });
   const metrics = createMetrics({ getUpstreams, getClientConnections, getUpstreamConnections, getTempBytes });
@@ -67,6 +70,7 @@ export function createStatusListener({
     refreshSeconds,
     ...(logger ? { logger } : {}),
     ...(extraRoutes ? { extraRoutes } : {}),
+    ...(getToken ? { getToken } : {}),
   });
 
   return {

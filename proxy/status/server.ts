@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -12,6 +13,11 @@ export interface StatusServerOptions {
   refreshSeconds?: number;
   /** Paths served by someone else first (development reload); returns whether it answered. */
   extraRoutes?: ExtraRoutes;
+  /**
+   * status.token now (read per request, so a config reload changes it): when not null, every
+   * request but GET /healthz needs `Authorization: Bearer <token>`.
+   */
+  getToken?: () => string | null;
 }
 
 export type ExtraRoutes = (
@@ -43,6 +49,7 @@ export function createStatusServer({
   logger,
   refreshSeconds = 2,
   extraRoutes,
+  getToken = () => null,
 }: StatusServerOptions): Server {
   const server = createServer(function handleStatusRequest(req, res) {
     route(req, res).catch((err: unknown) => fail(res, err));
@@ -56,6 +63,23 @@ export function createStatusServer({
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { pathname, searchParams } = parseTarget(req.url);
+    // For probes (Docker HEALTHCHECK, Kubernetes liveness) that cannot hold a secret: says only that
+    // the proxy process answers, nothing about the pool.
+    if (pathname === '/healthz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('allow', allow);
+        return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+      }
+      res.setHeader('cache-control', 'no-store');
+      return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
+    }
+    // Before every other path, the dev-reload ones included: they act, not only show.
+    const token = getToken();
+    if (token !== null && !authorized(req.headers.authorization, token)) {
+      res.setHeader('www-authenticate', 'Bearer realm="gatehouse status"');
+      res.setHeader('cache-control', 'no-store');
+      return send(res, 401, 'text/plain; charset=utf-8', 'unauthorized\n');
+    }
     if (extraRoutes?.(req, res, pathname, searchParams)) return;
     if (pathname !== '/' && pathname !== '/status' && pathname !== '/metrics') {
       return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
@@ -105,6 +129,20 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
   res.setHeader('content-length', Buffer.byteLength(body));
   // Node drops the body of a HEAD response by itself, keeping the length a GET would have.
   res.end(body);
+}
+
+/**
+ * Whether an Authorization header carries `Bearer <token>`. Both sides are hashed first, so the
+ * constant-time compare gets equal-length buffers and the time taken says nothing about the
+ * token's length or how much of it matched. A `?token=` query is not accepted: URLs end up in
+ * browser history, shell history and access logs; a browser reaches the page over a tunnel to a
+ * loopback status.listen, where no token is needed.
+ */
+export function authorized(header: string | undefined, token: string): boolean {
+  const match = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
+  if (!match) return false;
+  const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(match[1]!), digest(token));
 }
 
 function parseTarget(target: string | undefined): { pathname: string; searchParams: URLSearchParams } {

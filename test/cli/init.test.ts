@@ -309,7 +309,6 @@ describe('gatehouse init --compose', { timeout: 60_000 }, () => {
     const variable = (name: string, fallback: string) => `\${${name}:-${fallback}}`;
     assert.deepEqual(proxy.ports, [
       `${variable('GATEHOUSE_BIND', '127.0.0.1')}:${variable('GATEHOUSE_PORT', '8080')}:8080`,
-      '127.0.0.1::8081',
     ]);
     for (const service of [app, proxy]) {
       assert.equal(service.init, true);

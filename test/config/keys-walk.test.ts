@@ -93,6 +93,15 @@ const walk: readonly Walked[] = [
     ],
   },
   { key: 'status.listen', proofs: [listen] },
+  {
+    key: 'status.token',
+    proofs: [
+      [
+        'test/status/token.test.ts',
+        'status.token: the running proxy answers /status and /metrics only with Authorization: Bearer <token>; /healthz needs none',
+      ],
+    ],
+  },
   { key: 'workers.count', proofs: [defaultPool, ecosystemWorkers] },
   { key: 'workers.host', proofs: [defaultPool, workerAddress, ecosystemWorkers] },
   { key: 'workers.port', proofs: [defaultPool, workerAddress, ecosystemWorkers] },

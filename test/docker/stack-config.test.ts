@@ -9,7 +9,8 @@ describe('stackConfig', () => {
   test('puts listeners on the container interfaces and takes the pool from Docker discovery of the stack', () => {
     const { config } = stackConfig('shop');
     assert.deepEqual(config.listen, { host: '0.0.0.0', port: 8080 });
-    assert.deepEqual(config.status.listen, { host: '0.0.0.0', port: 8081 });
+    // No status.token given: the container's loopback, where the healthcheck asks.
+    assert.deepEqual(config.status.listen, { host: '127.0.0.1', port: 8081 });
     assert.equal(config.workers.host, '0.0.0.0');
     assert.equal(config.workers.port, 3000);
     assert.deepEqual(config.upstream.docker, { stack: 'shop', port: 3000, socket: '/var/run/docker.sock' });

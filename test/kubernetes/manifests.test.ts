@@ -28,6 +28,7 @@ interface Container {
   livenessProbe?: Probe;
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
   volumeMounts?: Array<{ name: string; mountPath: string }>;
+  env?: Array<{ name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }>;
 }
 interface Manifest {
   apiVersion: string;
@@ -62,7 +63,8 @@ function configOf(map: Manifest, key: string): Config {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-k8s-'));
   try {
     writeFileSync(join(dir, key), map.data?.[key] ?? '');
-    return loadConfig({ file: join(dir, key) });
+    // Both Deployments set GATEHOUSE_STATUS_TOKEN from the Secret gatehouse-status.
+    return loadConfig({ file: join(dir, key), env: { GATEHOUSE_STATUS_TOKEN: 'a-token-from-the-secret' } });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -163,7 +165,27 @@ describe('Kubernetes manifests (deploy/kubernetes/gatehouse.yaml)', () => {
     assert.equal(app!.livenessProbe?.httpGet?.path, '/healthz');
     const [proxy] = containers(named('Deployment', 'gatehouse-proxy')!);
     assert.equal(proxy!.readinessProbe?.httpGet?.path, '/healthz');
-    assert.deepEqual(proxy!.livenessProbe?.httpGet, { path: '/status', port: 'status' });
+    assert.deepEqual(proxy!.livenessProbe?.httpGet, { path: '/healthz', port: 'status' });
+  });
+
+  test('the status listener is off loopback only with status.token, from a Secret in both roles', () => {
+    const map = named('ConfigMap', 'gatehouse-config')!;
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-k8s-'));
+    try {
+      writeFileSync(join(dir, 'gatehouse.yaml'), map.data?.['gatehouse.yaml'] ?? '');
+      // Without the token the file is refused, as `gatehouse check` would.
+      assert.throws(() => loadConfig({ file: join(dir, 'gatehouse.yaml'), env: {} }), /status\.token/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    for (const name of ['gatehouse-app', 'gatehouse-proxy']) {
+      const [container] = containers(named('Deployment', name)!);
+      assert.deepEqual(
+        container!.env?.find((e) => e.name === 'GATEHOUSE_STATUS_TOKEN')?.valueFrom,
+        { secretKeyRef: { name: 'gatehouse-status', key: 'token' } },
+        name,
+      );
+    }
   });
 
   test('termination outlasts preStop plus the drain; rollouts and disruptions keep capacity', () => {
