@@ -43,14 +43,36 @@ export async function rawClient(port: number, cleanup: Cleanup): Promise<RawClie
     socket.once('error', reject);
   });
   let received = Buffer.alloc(0);
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
+  // Where the message ends when the head has a Content-Length: parsed once, at that length (a
+  // 32 MiB body re-joined and re-parsed per 64 KiB chunk took half a minute). Otherwise (chunked,
+  // no head yet) each chunk is parsed as it comes.
+  let end: number | null = null;
   const response = new Promise<RawMessage>((resolve, reject) => {
     socket.on('data', (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (end !== null && received.length + pendingBytes < end) return;
+      received = Buffer.concat([received, ...pending]);
+      pending.length = 0;
+      pendingBytes = 0;
+      if (end === null) {
+        const headEnd = received.indexOf('\r\n\r\n');
+        const length = /\r\ncontent-length:[ \t]*(\d+)/i.exec(
+          received.subarray(0, headEnd).toString('latin1'),
+        );
+        if (headEnd >= 0 && length && !/^HTTP\/1\.[01] 1\d\d /.test(received.toString('latin1', 0, 16)))
+          end = headEnd + 4 + Number(length[1]);
+      }
+      if (end !== null && received.length < end) return;
       const parsed = readMessage(received, { response: true });
       if (parsed) resolve(parsed.message);
     });
     socket.on('error', reject);
-    socket.on('close', () => reject(new Error(`closed before a whole response (${received.length} bytes)`)));
+    socket.on('close', () =>
+      reject(new Error(`closed before a whole response (${received.length + pendingBytes} bytes)`)),
+    );
   });
   response.catch(() => {});
   return {
