@@ -22,7 +22,8 @@ export class TempSpace {
   bytes = 0;
   /** Temp files open now. */
   files = 0;
-  private readonly paths = new Set<string>();
+  /** Every file listed, with its open handle (closed by remove() or removeAll()). */
+  private readonly paths = new Map<string, FileHandle>();
   /** Files whose removal is under way. */
   private readonly removing = new Set<string>();
   /** Folders made (or found) already: mkdir runs once per folder, not per file. */
@@ -52,7 +53,7 @@ export class TempSpace {
     const path = join(folder, `${process.pid}-${randomBytes(12).toString('hex')}`);
     // 'wx+': never opens a file that exists (a name collision or a planted link fails instead).
     const handle = await open(path, 'wx+', 0o600);
-    this.paths.add(path);
+    this.paths.set(path, handle);
     this.files++;
     return { path, handle };
   }
@@ -70,12 +71,15 @@ export class TempSpace {
 
   /** Shutdown: removes every file still listed, at once (their requests are being cut anyway). */
   removeAll(): void {
-    for (const path of this.paths) {
+    for (const [path, handle] of this.paths) {
       try {
         unlinkSync(path);
       } catch {
         // Already gone.
       }
+      // Closed here, not left to the garbage collector (Node warns, and the descriptor stays
+      // open until then); a handle remove() is closing already just fails this second close.
+      handle.close().catch(() => {});
     }
     this.files = 0;
     this.paths.clear();
