@@ -154,3 +154,40 @@ export interface Config {
   accessLog: AccessLogConfig;
   logLevel: LogLevel;
 }
+
+/**
+ * HTTPS and HTTP/2 at the edge (config `tls:`; null = off, the embedded default). The contract
+ * between the TLS listener (proxy/tls/), automatic certificates (proxy/tls/acme/) and the nginx
+ * renderer: `Config.tls` takes this shape once the loader reads the section.
+ */
+export interface TlsCertificateConfig {
+  /** PEM certificate (chain) file, absolute. The server names come from it (SAN, else CN). */
+  cert: string;
+  /** PEM private key file, absolute. */
+  key: string;
+}
+
+export interface AcmeConfig {
+  /** Account contact (mailto:). */
+  email: string;
+  /** The ACME directory URL (RFC 8555). */
+  directory: string;
+  /** Names on the one certificate ordered (HTTP-01 for each). */
+  domains: readonly string[];
+  /** Folder for the account key and the certificates obtained (files 0600), absolute. */
+  storage: string;
+}
+
+export interface TlsConfig {
+  listen: Address;
+  /** The first is the default (no SNI, or no name matches); SNI picks the most specific. */
+  certificates: readonly TlsCertificateConfig[];
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** ALPN h2 beside http/1.1 on the TLS port. */
+  http2: boolean;
+  /** The plain listener answers 308 to https (not ACME challenges, not /healthz). */
+  redirectHttp: boolean;
+  /** Strict-Transport-Security max-age in seconds; 0 = no header. */
+  hsts: number;
+  acme: AcmeConfig | null;
+}
