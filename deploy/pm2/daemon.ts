@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { projectRoot } from '../../config/index.js';
+import { livePidIn } from '../../process/pid-file.js';
 import { ecosystemPort, INSTANCE_VAR, integerVar, type WorkerVariables } from '../../stack/worker-port.js';
 
 const require = createRequire(import.meta.url);
@@ -67,19 +67,7 @@ export function defaultPm2Home(): string {
 
 /** The pid of the pm2 daemon running under `home`, or null when none is (a stale pid file included). */
 export function daemonPid(home: string): number | null {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(join(home, 'pm2.pid'), 'utf8').trim());
-  } catch {
-    return null;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
-  }
+  return livePidIn(join(home, 'pm2.pid'));
 }
 
 /**

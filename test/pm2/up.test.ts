@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { packageRoot } from '../../config/index.js';
 import { daemonPid } from '../../deploy/pm2/daemon.js';
+import { pidRuns } from '../../process/pid-file.js';
 import { createPm2Sandbox, fetchStatus, type Pm2Sandbox, run, waitFor } from '../helpers/pm2.js';
 
 const gatehouse = join(packageRoot, 'bin', 'gatehouse.js');
@@ -101,17 +102,9 @@ describe('gatehouse up (what npm start runs)', { timeout: 180_000 }, () => {
     running.child.kill('SIGINT');
     assert.equal(await running.exited, 0, running.output());
     // pm2 kill returns once it told the daemon to go; the last exits follow within moments.
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     await waitFor(
       'the daemon and every process it ran to be gone',
-      async () => [...pids, daemon].every((pid) => !alive(pid)) && daemonPid(sb.home) === null,
+      async () => [...pids, daemon].every((pid) => !pidRuns(pid)) && daemonPid(sb.home) === null,
       30_000,
     );
     await assert.rejects(fetch(line[1]!), 'nothing answers on the proxy port any more');
