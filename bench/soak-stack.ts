@@ -216,7 +216,8 @@ async function main(): Promise<number> {
     console.log(
       `tolerance: last sample within first × ${RSS_TOLERANCE.ratio} + ${RSS_TOLERANCE.plusMb} MB RSS and first + ${FD_TOLERANCE} fds`,
     );
-    console.log(problems.length === 0 ? 'soak: PASS' : `soak: FAIL — ${problems.join('; ')}`);
+    const verdict = completed ? 'PASS' : 'interrupted, no failure so far';
+    console.log(problems.length === 0 ? `soak: ${verdict}` : `soak: FAIL — ${problems.join('; ')}`);
     if (problems.length > 0) return 1;
     return completed ? 0 : 130;
   } finally {
