@@ -223,7 +223,7 @@ describe('faulty workers behind a real proxy process: retried when safe, 502 whe
 
       const arrivals = (b: RawBackend | null, path: string) =>
         b?.requests.filter((r) => r.target === path) ?? [];
-      let reachedFaulty = { GET: 0, POST: 0 };
+      const reachedFaulty: Record<string, number> = { GET: 0, POST: 0 };
       for (const outcome of outcomes) {
         const atFaulty = arrivals(faulty, outcome.path);
         const atGood = arrivals(good, outcome.path);
@@ -234,7 +234,7 @@ describe('faulty workers behind a real proxy process: retried when safe, 502 whe
         assert.ok(atFaulty.length <= 1, `${outcome.path} reached the faulty worker ${atFaulty.length} times`);
         assert.equal(atGood.length, expected === 'answered' ? 1 : 0, `${outcome.path} at the good worker`);
         if (atFaulty.length === 0) continue;
-        reachedFaulty = { ...reachedFaulty, [outcome.method]: reachedFaulty[outcome.method as 'GET'] + 1 };
+        reachedFaulty[outcome.method]!++;
         // The proxy's log says why, for this very request (the id it sent to the faulty worker).
         const id = headerValue(atFaulty[0]!, 'x-request-id');
         assert.ok(id, 'the proxy sends X-Request-Id upstream');
@@ -242,7 +242,7 @@ describe('faulty workers behind a real proxy process: retried when safe, 502 whe
         if (expected !== 'cut') assert.equal(line.code, fault.code, JSON.stringify(line));
         assert.match(String(line.reason), fault.reason, JSON.stringify(line));
         assert.equal(line.upstream, `127.0.0.1:${faultyPort}`, JSON.stringify(line));
-        if (reachedFaulty[outcome.method as 'GET'] === 1)
+        if (reachedFaulty[outcome.method] === 1)
           t.diagnostic(
             `${outcome.method}: ${expected}; proxy log "${line.msg}" ${line.code ?? ''} ${line.reason}`,
           );
@@ -250,7 +250,7 @@ describe('faulty workers behind a real proxy process: retried when safe, 502 whe
 
       if (faulty) {
         // Round robin over two workers: the faulty one had its share of both methods.
-        assert.ok(reachedFaulty.GET >= 1 && reachedFaulty.POST >= 1, JSON.stringify(reachedFaulty));
+        assert.ok(reachedFaulty.GET! >= 1 && reachedFaulty.POST! >= 1, JSON.stringify(reachedFaulty));
         // A POST that reached the faulty worker never reached the good one (checked above): none twice.
         const posts = [...faulty.requests, ...good.requests].filter((r) => r.method === 'POST');
         assert.equal(new Set(posts.map((r) => r.target)).size, posts.length, 'no POST arrived twice');
