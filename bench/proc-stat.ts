@@ -54,3 +54,12 @@ export function rssBytes(pids: readonly number[]): number {
   }
   return total;
 }
+
+/** Open file descriptors of one process (its /proc/<pid>/fd entries); null when it is gone. */
+export function openFds(pid: number): number | null {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return null;
+  }
+}

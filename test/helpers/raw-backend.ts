@@ -112,12 +112,15 @@ export interface RawRequest extends RawMessage {
  * How to answer a request: a response (after an optional delay); a TCP reset before any byte;
  * `head-then-reset`, a response head and then, 100 ms later, a reset before any body byte (a worker
  * killed between its head and its body); or `silence`, no answer at all (the connection stays open,
- * silent, until the client or close() ends it).
+ * silent, until the client or close() ends it); or `raw` bytes written as they are — a response no
+ * framework would send (a garbage or oversized head, conflicting framing) — then, with `close`, the
+ * backend's end closed.
  */
 export type RawAnswer =
   | 'reset'
   | 'head-then-reset'
   | 'silence'
+  | { raw: string | Buffer; close?: boolean }
   | {
       status?: number;
       body?: string | Buffer;
@@ -128,9 +131,10 @@ export type RawAnswer =
       informational?: readonly string[];
       /**
        * Only the head and the first `bodyBytes` of the body go out; then the backend closes its end
-       * (what the kernel does for a worker killed with SIGKILL) or goes silent, the connection open.
+       * (what the kernel does for a worker killed with SIGKILL), resets the connection 100 ms later
+       * (a worker that crashed with unread request bytes), or goes silent, the connection open.
        */
-      cut?: { bodyBytes: number; after: 'close' | 'silence' };
+      cut?: { bodyBytes: number; after: 'close' | 'reset' | 'silence' };
     };
 
 export interface RawBackendOptions {
@@ -242,6 +246,11 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
       setTimeout(() => socket.resetAndDestroy(), 100);
       return;
     }
+    if ('raw' in chosen) {
+      if (chosen.close) socket.end(chosen.raw);
+      else socket.write(chosen.raw);
+      return;
+    }
     const { status = 200, body = `${name}\n`, headers = {}, delay = 0, close = false, cut } = chosen;
     for (const informational of chosen.informational ?? []) socket.write(`${informational}\r\n\r\n`);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
@@ -252,6 +261,8 @@ export async function createRawBackend(options: RawBackendOptions = {}): Promise
       // end() sends what was written before the FIN, so the front reads the head, then the close.
       if (cut.after === 'close') socket.end(sent);
       else socket.write(sent);
+      // The bytes are in before the reset, which would otherwise take them with it.
+      if (cut.after === 'reset') setTimeout(() => socket.resetAndDestroy(), 100);
     } else if (close) socket.end(bytes);
     else socket.write(bytes);
   }
