@@ -1,0 +1,2 @@
+export { AcmeManager, type AcmeManagerOptions } from './manager.js';
+export { acmeCertificateFiles } from './storage.js';
