@@ -7,12 +7,16 @@ import type { Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import acme from 'acme-client';
 import { certificateNames } from '../../config/certificate-names.js';
-import type { AcmeConfig, TlsCertificateConfig } from '../../config/index.js';
+import type { AcmeConfig, TlsCertificateConfig, TlsConfig } from '../../config/index.js';
+import { installedNginxVersion } from '../../nginx/nginx-version.js';
+import { renderNginx } from '../../nginx/render.js';
 import { createLogger } from '../../process/logger.js';
 import { AcmeManager, type AcmeManagerOptions, acmeCertificateFiles } from '../../proxy/tls/acme/index.js';
 import { freePort, listenLocal } from '../helpers/net.js';
+import { configFrom, startNginx } from '../helpers/nginx.js';
 import { type Pebble, startPebble } from '../helpers/pebble.js';
 import { requires } from '../helpers/system-deps.js';
 import { waitFor } from '../helpers/wait.js';
@@ -134,32 +138,46 @@ describe('automatic certificates (AcmeManager against pebble)', requires('pebble
     assert.equal(existsSync(join(storage, 'order.lock')), false, 'the lock is released');
   });
 
+  /**
+   * A manager on `storage` whose clock a test moves: `dueIn(ms)` puts it `ms` before (negative:
+   * after) two-thirds of the stored certificate's lifetime. Once a renewed certificate is handed
+   * over the clock is back: one renewal, not a loop. `onRenewed` is the renew hook.
+   */
+  function clockedManager(storage: string, onRenewed: () => void = () => {}) {
+    let offset = 0;
+    const watched = manager(config(storage), {
+      now: () => Date.now() + offset,
+      checkInterval: 200,
+      onPair: () => {
+        if (watched.handed.length < 2) return;
+        offset = 0;
+        onRenewed();
+      },
+    });
+    const dueIn = (ms: number) => {
+      const stored = new X509Certificate(readFileSync(acmeCertificateFiles(storage).cert));
+      const from = Date.parse(stored.validFrom);
+      offset = from + ((Date.parse(stored.validTo) - from) * 2) / 3 - ms - Date.now();
+    };
+    return { watched, dueIn };
+  }
+
   test('serves the stored certificate without ordering, and renews it at two-thirds of its lifetime', async () => {
     const storage = join(root, 'first');
     const stored = new X509Certificate(readFileSync(acmeCertificateFiles(storage).cert));
     const accountKey = readFileSync(join(storage, 'account.key'), 'utf8');
-    const lifetime = Date.parse(stored.validTo) - Date.parse(stored.validFrom);
-    const renewAt = Date.parse(stored.validFrom) + (lifetime * 2) / 3;
-    let offset = 0;
-    const renewing = manager(config(storage), {
-      now: () => Date.now() + offset,
-      checkInterval: 200,
-      // Once the renewed certificate is handed over the clock is back: one renewal, not a loop.
-      onPair: () => {
-        if (renewing.handed.length > 1) offset = 0;
-      },
-    });
+    const { watched: renewing, dueIn } = clockedManager(storage);
     await renewing.manager.start();
     assert.equal(renewing.handed.length, 1);
     assert.equal(renewing.handed[0]!.fingerprint, stored.fingerprint256);
     assert.equal(ordering(renewing), 0, 'a fresh stored certificate is not ordered again');
 
-    // Just before two-thirds: still not due.
-    offset = renewAt - 60_000 - Date.now();
+    // A minute before two-thirds: still not due.
+    dueIn(60_000);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     assert.equal(ordering(renewing), 0);
 
-    offset = renewAt + 1000 - Date.now();
+    dueIn(-1000);
     await waitFor('the renewed certificate', async () => renewing.handed.length > 1, 60_000);
     await stop(renewing);
     const renewed = new X509Certificate(readFileSync(acmeCertificateFiles(storage).cert));
@@ -169,6 +187,48 @@ describe('automatic certificates (AcmeManager against pebble)', requires('pebble
     assert.ok(Date.parse(renewed.validTo) >= Date.parse(stored.validTo));
     assert.equal(readFileSync(join(storage, 'account.key'), 'utf8'), accountKey, 'the account key is kept');
   });
+
+  test(
+    'real nginx on the rendered tls section serves the obtained certificate; the renew hook (reload) swaps in the next',
+    requires('nginx'),
+    async () => {
+      const storage = join(root, 'first');
+      const [plainPort, tlsPort] = [await freePort(), await freePort()];
+      const tls: TlsConfig = {
+        listen: { host: '127.0.0.1', port: tlsPort },
+        certificates: [],
+        minVersion: 'TLSv1.2',
+        http2: true,
+        redirectHttp: true,
+        hsts: 0,
+        acme: config(storage),
+      };
+      const snippet = renderNginx(configFrom({ listen: `127.0.0.1:${plainPort}` }), {
+        target: 'host',
+        tls: { tls, nginxVersion: installedNginxVersion() },
+      });
+      const nginx = await startNginx({ snippet, port: tlsPort });
+      try {
+        const before = new X509Certificate(readFileSync(acmeCertificateFiles(storage).cert)).fingerprint256;
+        assert.equal(await servedFingerprint(tlsPort, DOMAINS[1]!), before);
+        // The renew hook for a real nginx: reload (SIGHUP to the master is `nginx -s reload`).
+        const { watched, dueIn } = clockedManager(storage, () => process.kill(nginx.pid, 'SIGHUP'));
+        await watched.manager.start();
+        dueIn(-1000);
+        await waitFor('the renewed certificate', async () => watched.handed.length > 1, 60_000);
+        await stop(watched);
+        const after = watched.handed[1]!.fingerprint;
+        assert.notEqual(after, before);
+        await waitFor(
+          'nginx serving the renewed certificate',
+          async () => (await servedFingerprint(tlsPort, DOMAINS[0]!)) === after,
+          20_000,
+        );
+      } finally {
+        await nginx.stop();
+      }
+    },
+  );
 
   test('of two managers on one storage only one orders; the other picks the files up', async () => {
     const storage = join(root, 'shared');
@@ -231,3 +291,15 @@ describe('automatic certificates (AcmeManager against pebble)', requires('pebble
     }
   });
 });
+
+/** The fingerprint of the certificate a TLS server presents for `servername` (chain not checked: pebble's root is not trusted here). */
+function servedFingerprint(port: number, servername: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      socket.end();
+      resolve(fingerprint);
+    });
+    socket.on('error', reject);
+  });
+}
