@@ -24,7 +24,7 @@ interface TlsLoad {
 
 const TLS_LOADS: readonly TlsLoad[] = [
   { id: 'h1-keepalive', label: 'HTTP/1.1 keep-alive, 50 connections, req/s', tool: 'wrk' },
-  { id: 'h2', label: 'HTTP/2, 10 connections x 10 streams, req/s', tool: 'h2load' },
+  { id: 'h2', label: 'HTTP/2, 20 connections x 5 streams, 18000 requests, req/s', tool: 'h2load' },
   { id: 'handshakes', label: 'new connection per request (handshakes/s), 50 connections', tool: 'wrk' },
 ];
 
@@ -80,7 +80,7 @@ async function measure(
   const url = `${front.url}/`;
   const duration = options.duration;
   if (load.tool === 'h2load') {
-    const result = await runH2load(h2load, url, { connections: 10, streams: 10, duration });
+    const result = await runH2load(h2load, url, { connections: 20, streams: 5, timeout: 120 });
     return { requests: result.requests, rps: result.rps, errors: result.failed + result.non2xx };
   }
   const extra = load.id === 'handshakes' ? ['-H', 'Connection: close'] : [];

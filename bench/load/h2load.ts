@@ -29,15 +29,23 @@ export function parseH2load(text: string): H2loadResult {
 }
 
 /**
+ * Requests per HTTP/2 connection in one burst: under nginx's keepalive_requests (1000 by default,
+ * which caps HTTP/2 connections too). Past it nginx sends GOAWAY, and h2load does not reconnect: a
+ * timed run would end early, its in-flight streams counted as failures.
+ */
+export const H2_REQUESTS_PER_CONNECTION = 900;
+
+/**
  * One h2load burst over HTTP/2 (ALPN h2): `connections` clients, `streams` concurrent streams each,
- * for `duration` seconds, one thread (the machine's cores are shared with the front and the backend).
+ * bounded by count (H2_REQUESTS_PER_CONNECTION each), one thread (the machine's cores are shared
+ * with the front and the backend); killed after `timeout` seconds.
  */
 export function runH2load(
   bin: string,
   url: string,
-  options: { connections: number; streams: number; duration: number },
+  options: { connections: number; streams: number; timeout: number },
 ): Promise<H2loadResult> {
-  const seconds = Math.max(1, Math.round(options.duration));
-  const args = ['-t1', `-c${options.connections}`, `-m${options.streams}`, `-D${seconds}`, url];
-  return runTool(bin, args, seconds, parseH2load);
+  const requests = options.connections * H2_REQUESTS_PER_CONNECTION;
+  const args = ['-t1', `-c${options.connections}`, `-m${options.streams}`, `-n${requests}`, url];
+  return runTool(bin, args, options.timeout, parseH2load);
 }

@@ -50,7 +50,7 @@ describe('bench --tls', () => {
     });
     assert.match(
       table,
-      /\| HTTP\/2, 10 connections x 10 streams, req\/s \(h2load\) \| — \| 2000 \| — \| 0 \|/,
+      /\| HTTP\/2, 20 connections x 5 streams, 18000 requests, req\/s \(h2load\) \| — \| 2000 \| — \| 0 \|/,
     );
     assert.match(table, /gatehouse: not measured — no TLS listener/);
   });
