@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { challengeToken } from '../../proxy/tls/acme/challenge-path.js';
 import { ChallengeAnswers } from '../../proxy/tls/acme/challenges.js';
 import { takeOrderLock } from '../../proxy/tls/acme/lock.js';
 import { inspectStored } from '../../proxy/tls/acme/renewal.js';
@@ -72,6 +73,18 @@ describe('ACME storage, lock and renewal date', () => {
     assert.equal(answers.answer('../secret'), undefined);
     assert.equal(answers.answer('..%2Fsecret'), undefined);
     await assert.rejects(answers.add('../x', 'y'), /invalid challenge token/);
+  });
+
+  test('a challenge request target gives its token; anything else none', () => {
+    assert.equal(challengeToken('/.well-known/acme-challenge/tok-EN_1'), 'tok-EN_1');
+    assert.equal(challengeToken('/.well-known/acme-challenge/tok?x=1'), 'tok');
+    for (const target of [
+      '/.well-known/acme-challenge/',
+      '/.well-known/acme-challenge/a/b',
+      '/healthz',
+      undefined,
+    ])
+      assert.equal(challengeToken(target), null, String(target));
   });
 
   test('a stored pair is written 0600 through temp files, and judged by key, names and dates', async () => {

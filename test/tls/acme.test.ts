@@ -14,7 +14,12 @@ import type { AcmeConfig, TlsCertificateConfig, TlsConfig } from '../../config/i
 import { installedNginxVersion } from '../../nginx/nginx-version.js';
 import { renderNginx } from '../../nginx/render.js';
 import { createLogger } from '../../process/logger.js';
-import { AcmeManager, type AcmeManagerOptions, acmeCertificateFiles } from '../../proxy/tls/acme/index.js';
+import {
+  AcmeManager,
+  type AcmeManagerOptions,
+  acmeCertificateFiles,
+  challengeToken,
+} from '../../proxy/tls/acme/index.js';
 import { freePort, listenLocal } from '../helpers/net.js';
 import { configFrom, startNginx } from '../helpers/nginx.js';
 import { type Pebble, startPebble } from '../helpers/pebble.js';
@@ -44,7 +49,7 @@ describe('automatic certificates (AcmeManager against pebble)', requires('pebble
 
   before(async () => {
     listener = createServer((req, res) => {
-      const token = /^\/\.well-known\/acme-challenge\/([^/?]+)$/.exec(req.url ?? '')?.[1];
+      const token = challengeToken(req.url);
       const answer = token
         ? [...answering].map((m) => m.challengeAnswer(token)).find((a) => a !== undefined)
         : undefined;
