@@ -21,6 +21,8 @@ export interface BenchOptions {
   profile: boolean;
   /** Slow uploaders and readers against a sync worker per front, and the buffering proxy's memory. */
   slowClients: boolean;
+  /** Each front over TLS: HTTP/1.1 keep-alive (wrk), HTTP/2 (h2load), handshakes per second. */
+  tls: boolean;
   soakRequests: number;
   soakMinutes: number;
   help: boolean;
@@ -42,6 +44,8 @@ export const USAGE = `npm run bench -- [options]      (node dist/bench/run.js [o
   --profile            our proxy under --cpu-prof (50 connections, 10 s); top self time by function
   --slow-clients       slow uploaders and readers vs a sync worker (concurrency 1) per front, then
                        200 concurrent 10 MB uploads through the buffering proxy (RSS, temp space)
+  --tls                each front over TLS, one process each: HTTP/1.1 keep-alive (wrk), HTTP/2
+                       (h2load), a new connection per request (handshakes/s); ratios to nginx
   --help`;
 
 function list(value: string | undefined): string[] | null {
@@ -76,6 +80,7 @@ export function parseOptions(argv: readonly string[], wrkInstalled: boolean): Be
       transports: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'slow-clients': { type: 'boolean', default: false },
+      tls: { type: 'boolean', default: false },
       'soak-requests': { type: 'string' },
       'soak-minutes': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -108,6 +113,7 @@ export function parseOptions(argv: readonly string[], wrkInstalled: boolean): Be
     transports: values.transports ?? false,
     profile: values.profile ?? false,
     slowClients: values['slow-clients'] ?? false,
+    tls: values.tls ?? false,
     soakRequests: Math.round(positive('soak-requests', values['soak-requests'], 1_000_000)),
     soakMinutes: positive('soak-minutes', values['soak-minutes'], 10),
     help: values.help ?? false,

@@ -16,6 +16,7 @@ import { runSlowClients } from './slow-clients.js';
 import { formatBufferMemory, formatSlowClients } from './slow-clients-report.js';
 import { runSoak } from './soak.js';
 import { runTableBench } from './table-bench.js';
+import { formatTlsTable, runTlsBench } from './tls-bench.js';
 import { runTransportStudy } from './transports-study.js';
 
 /** `npm run bench`: see bench/README.md. Everything it starts, it stops, pass or fail. */
@@ -54,10 +55,20 @@ async function main(): Promise<number> {
   let code = 0;
   try {
     const studies =
-      options.cgi || options.soak || options.transports || options.profile || options.slowClients;
+      options.cgi ||
+      options.soak ||
+      options.transports ||
+      options.profile ||
+      options.slowClients ||
+      options.tls;
     if (options.transports) results.transports = await runTransportStudy(options, ctx);
     if (options.profile) results.profile = await runProfile(options, ctx);
     if (options.soak) results.soak = await runSoak(options, ctx);
+    if (options.tls) {
+      const tls = await runTlsBench(options, ctx);
+      console.log(formatTlsTable(tls));
+      results.tls = tls;
+    }
     if (options.slowClients) {
       const slow = await runSlowClients(ctx);
       console.log(formatSlowClients(slow));

@@ -3,6 +3,7 @@ import { type Config, formatAddress, formatDuration, formatSize, packageRoot } f
 import { indent } from './indent.js';
 import { renderBuffering } from './render-buffering.js';
 import { renderMaps } from './render-maps.js';
+import { type RenderTlsOptions, renderTlsServers } from './render-tls.js';
 import { renderUpstream } from './render-upstream.js';
 
 export type NginxTarget = 'host' | 'compose';
@@ -13,6 +14,11 @@ export interface RenderOptions {
   out?: string;
   /** The pool is the workers pm2 ran when rendered (`--from-pm2`), not the config's. */
   fromPm2?: boolean;
+  /**
+   * The tls section (render-tls.ts): TLS servers beside the plain one, which then redirects.
+   * An option until Config carries `tls` itself.
+   */
+  tls?: RenderTlsOptions;
 }
 
 /** Private ranges a compose network uses: who may read stub_status inside compose. */
@@ -40,7 +46,7 @@ export function renderNginx(config: Config, options: RenderOptions): string {
     ...renderMaps(config),
     '',
     ...renderLogFormat(config),
-    ...renderProxyServer(config, compose),
+    ...(options.tls ? renderTlsServers(config, compose, options.tls) : renderProxyServer(config, compose)),
     '',
     ...renderStatusServer(config, compose),
   ];
@@ -112,9 +118,16 @@ function renderAccessLog(config: Config): string {
 }
 
 function renderProxyServer(config: Config, compose: boolean): string[] {
-  const { timeouts, retries } = config;
   const listen = compose ? String(config.listen.port) : formatAddress(config.listen);
-  const nextUpstream = retries.nextUpstream.length > 0 ? retries.nextUpstream.join(' ') : 'off';
+  return ['server {', ...indent([`listen ${listen};`, ...serverBody(config, compose)]), '}'];
+}
+
+/**
+ * The proxy server's directives after its listen line: the plain server's and each TLS server's.
+ * `locations` replaces `location /` (the plain server of a redirecting TLS setup has its own).
+ */
+export function serverBody(config: Config, compose: boolean, locations?: string[]): string[] {
+  const { timeouts } = config;
   const realip =
     config.trustedProxies.length === 0
       ? ['# No trusted proxies: X-Forwarded-For, X-Real-IP and X-Request-Id from clients are not believed.']
@@ -124,8 +137,7 @@ function renderProxyServer(config: Config, compose: boolean): string[] {
           'real_ip_header X-Forwarded-For;',
           'real_ip_recursive on;',
         ];
-  const body = [
-    `listen ${listen};`,
+  return [
     renderAccessLog(config),
     '',
     ...realip,
@@ -145,41 +157,7 @@ function renderProxyServer(config: Config, compose: boolean): string[] {
     '',
     ...ERROR_PAGES.map(([status]) => `error_page ${status} @gatehouse_${status};`),
     '',
-    'location / {',
-    ...indent([
-      'proxy_pass http://gatehouse;',
-      '# HTTP/1.1 with an empty Connection header keeps upstream connections alive for reuse.',
-      'proxy_http_version 1.1;',
-      '',
-      '# The behaviour contract: what a worker may trust.',
-      'proxy_set_header Host $gatehouse_host;',
-      'proxy_set_header X-Real-IP $remote_addr;',
-      'proxy_set_header X-Forwarded-For $gatehouse_forwarded_for;',
-      'proxy_set_header X-Forwarded-Proto $gatehouse_forwarded_proto;',
-      'proxy_set_header X-Request-Id $gatehouse_request_id;',
-      '',
-      '# Hop-by-hop headers are not forwarded; Upgrade only for a WebSocket handshake (never h2c).',
-      '# nginx already drops Keep-Alive, TE and Expect; it cannot drop headers named in Connection.',
-      'proxy_set_header Connection $gatehouse_connection;',
-      'proxy_set_header Upgrade $gatehouse_upgrade;',
-      'proxy_set_header Proxy-Connection "";',
-      'proxy_set_header Proxy-Authorization "";',
-      'proxy_set_header Trailer "";',
-      'proxy_hide_header Proxy-Authenticate;',
-      '',
-      '# Upstream timeouts. nginx applies read/send to WebSocket tunnels too: it has no',
-      `# separate idle timeout (our proxy closes an idle tunnel after ${formatDuration(timeouts.websocketIdle)}).`,
-      `proxy_connect_timeout ${formatDuration(timeouts.connect)};`,
-      `proxy_read_timeout ${formatDuration(timeouts.read)};`,
-      `proxy_send_timeout ${formatDuration(timeouts.send)};`,
-      '',
-      '# Retries: without non_idempotent, a POST/PATCH/LOCK that reached a worker is never re-sent.',
-      `proxy_next_upstream ${nextUpstream};`,
-      `proxy_next_upstream_tries ${retries.tries};`,
-      '',
-      ...renderBuffering(config, compose ? 'compose' : 'host'),
-    ]),
-    '}',
+    ...(locations ?? ['location / {', ...indent(proxyDirectives(config, compose)), '}']),
     ...ERROR_PAGES.flatMap(([status, text]) => [
       '',
       `location @gatehouse_${status} {`,
@@ -187,7 +165,45 @@ function renderProxyServer(config: Config, compose: boolean): string[] {
       '}',
     ]),
   ];
-  return ['server {', ...indent(body), '}'];
+}
+
+/** What a location that passes requests on says: to the pool, or to `target` (an http:// URL). */
+export function proxyDirectives(config: Config, compose: boolean, target = 'http://gatehouse'): string[] {
+  const { timeouts, retries } = config;
+  const nextUpstream = retries.nextUpstream.length > 0 ? retries.nextUpstream.join(' ') : 'off';
+  return [
+    `proxy_pass ${target};`,
+    '# HTTP/1.1 with an empty Connection header keeps upstream connections alive for reuse.',
+    'proxy_http_version 1.1;',
+    '',
+    '# The behaviour contract: what a worker may trust.',
+    'proxy_set_header Host $gatehouse_host;',
+    'proxy_set_header X-Real-IP $remote_addr;',
+    'proxy_set_header X-Forwarded-For $gatehouse_forwarded_for;',
+    'proxy_set_header X-Forwarded-Proto $gatehouse_forwarded_proto;',
+    'proxy_set_header X-Request-Id $gatehouse_request_id;',
+    '',
+    '# Hop-by-hop headers are not forwarded; Upgrade only for a WebSocket handshake (never h2c).',
+    '# nginx already drops Keep-Alive, TE and Expect; it cannot drop headers named in Connection.',
+    'proxy_set_header Connection $gatehouse_connection;',
+    'proxy_set_header Upgrade $gatehouse_upgrade;',
+    'proxy_set_header Proxy-Connection "";',
+    'proxy_set_header Proxy-Authorization "";',
+    'proxy_set_header Trailer "";',
+    'proxy_hide_header Proxy-Authenticate;',
+    '',
+    '# Upstream timeouts. nginx applies read/send to WebSocket tunnels too: it has no',
+    `# separate idle timeout (our proxy closes an idle tunnel after ${formatDuration(timeouts.websocketIdle)}).`,
+    `proxy_connect_timeout ${formatDuration(timeouts.connect)};`,
+    `proxy_read_timeout ${formatDuration(timeouts.read)};`,
+    `proxy_send_timeout ${formatDuration(timeouts.send)};`,
+    '',
+    '# Retries: without non_idempotent, a POST/PATCH/LOCK that reached a worker is never re-sent.',
+    `proxy_next_upstream ${nextUpstream};`,
+    `proxy_next_upstream_tries ${retries.tries};`,
+    '',
+    ...renderBuffering(config, compose ? 'compose' : 'host'),
+  ];
 }
 
 function errorPage(status: number, text: string): string {

@@ -1,6 +1,15 @@
 // Types of system-deps.js, for the tests' requires() helper (test/helpers/system-deps.ts).
 
-export type SystemDepName = 'nginx' | 'chromium' | 'wrk' | 'logrotate' | 'docker' | 'docker compose' | 'pm2';
+export type SystemDepName =
+  | 'nginx'
+  | 'chromium'
+  | 'wrk'
+  | 'pebble'
+  | 'h2load'
+  | 'logrotate'
+  | 'docker'
+  | 'docker compose'
+  | 'pm2';
 
 export interface SystemDep {
   name: SystemDepName;

@@ -123,6 +123,20 @@ export const systemDeps = [
     missing: onPath('wrk'),
   },
   {
+    name: 'pebble',
+    apt: 'pebble',
+    usedBy: 'a real ACME server (pebble, pebble-challtestsrv) for automatic certificates: test/tls/acme',
+    tests: true,
+    missing: () => (which('pebble') && which('pebble-challtestsrv') ? null : 'not on PATH'),
+  },
+  {
+    name: 'h2load',
+    apt: 'nghttp2-client',
+    usedBy: 'the HTTP/2 load generator of npm run bench -- --tls',
+    tests: false,
+    missing: onPath('h2load'),
+  },
+  {
     name: 'logrotate',
     apt: 'logrotate',
     usedBy: "capping pm2's log files: test/pm2/logrotate (deploy/pm2/logrotate.conf)",

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runTool } from './run-tool.js';
 import type { LoadResult, LoadRun } from './types.js';
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
@@ -45,31 +45,27 @@ function postScript(dir: string, bytes: number): string {
   return file;
 }
 
-/** One wrk burst (one thread: the machine has two cores to share with the front and the backend). */
-export function runWrk(bin: string, run: LoadRun, dir: string): Promise<LoadResult> {
+/**
+ * One wrk burst (one thread: the machine has two cores to share with the front and the backend).
+ * `extraArgs` go before the URL (the TLS bench's `-H "Connection: close"`: a handshake per request).
+ */
+export function runWrk(
+  bin: string,
+  run: LoadRun,
+  dir: string,
+  extraArgs: readonly string[] = [],
+): Promise<LoadResult> {
   const seconds = Math.max(1, Math.round(run.duration));
-  const args = ['-t1', `-c${run.connections}`, `-d${seconds}s`, '--timeout', '10s', '--latency'];
+  const args = [
+    '-t1',
+    `-c${run.connections}`,
+    `-d${seconds}s`,
+    '--timeout',
+    '10s',
+    '--latency',
+    ...extraArgs,
+  ];
   if (run.method === 'POST') args.push('-s', postScript(dir, run.bodyBytes));
   args.push(run.url);
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-    });
-    const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(killer);
-      if (code !== 0) return reject(new Error(`wrk exited with ${code}:\n${out}`));
-      try {
-        resolve(parseWrk(out));
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+  return runTool(bin, args, seconds, parseWrk);
 }

@@ -8,7 +8,14 @@ import { fakePath } from '../helpers/fake-path.js';
 // `npm test` starts with scripts/preflight.js. Each case runs it with a PATH of stand-ins, so the
 // machine's own programs play no part.
 
-const allButNginx = { chromium: {}, logrotate: {}, docker: {}, pm2: {} };
+const allButNginx = {
+  chromium: {},
+  pebble: {},
+  'pebble-challtestsrv': {},
+  logrotate: {},
+  docker: {},
+  pm2: {},
+};
 const everything = { nginx: {}, ...allButNginx };
 
 function preflight(programs: Record<string, { code?: number; output?: string }>) {
@@ -51,7 +58,7 @@ describe('the preflight of npm test', () => {
     const names = assertOneBlock(stderr)
       .slice(1, -1)
       .map((line) => /^ {2}(\S+(?: compose)?) /.exec(line)?.[1]);
-    assert.deepEqual(names, ['nginx', 'chromium', 'logrotate', 'docker', 'docker compose', 'pm2']);
+    assert.deepEqual(names, ['nginx', 'chromium', 'pebble', 'logrotate', 'docker', 'docker compose', 'pm2']);
   });
 
   test('a Docker engine that does not answer is named with what docker said', () => {

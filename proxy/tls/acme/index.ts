@@ -1,0 +1,3 @@
+export { CHALLENGE_PREFIX, challengeToken } from './challenge-path.js';
+export { AcmeManager, type AcmeManagerOptions } from './manager.js';
+export { acmeCertificateFiles } from './storage.js';

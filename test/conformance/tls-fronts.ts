@@ -1,0 +1,77 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TlsCertificateConfig, TlsConfig } from '../../config/index.js';
+import { installedNginxVersion } from '../../nginx/nginx-version.js';
+import { renderNginx } from '../../nginx/render.js';
+import { freePort, startNginx } from '../helpers/nginx.js';
+import type { SystemDepName } from '../helpers/system-deps.js';
+import { conformanceConfig, type FrontName } from './fronts.js';
+
+// A front with a TLS listener beside its plain one, for the TLS cases (tls-cases.ts). nginx runs
+// the rendered config (render-tls.ts); our proxy's TLS front is added here once its TLS listener
+// exists: a TlsFront that starts createProxyServer with the same TlsConfig.
+
+export interface StartedTlsFront {
+  /** The plain listener (redirects to https). */
+  plainPort: number;
+  tlsPort: number;
+  stop(): Promise<void>;
+}
+
+export interface TlsFront {
+  name: FrontName;
+  needs: SystemDepName[];
+  start(opts: {
+    servers: string[];
+    /** The first is the default certificate. */
+    certificates: TlsCertificateConfig[];
+    overrides?: Record<string, unknown>;
+  }): Promise<StartedTlsFront>;
+}
+
+/** The tls section the cases run with: HTTP/2 on, plain HTTP redirected, no HSTS, no ACME. */
+export function conformanceTls(port: number, certificates: TlsCertificateConfig[]): TlsConfig {
+  return {
+    listen: { host: '127.0.0.1', port },
+    certificates,
+    minVersion: 'TLSv1.2',
+    http2: true,
+    redirectHttp: true,
+    hsts: 0,
+    acme: null,
+  };
+}
+
+export const nginxTlsFront: TlsFront = {
+  name: 'nginx',
+  needs: ['nginx'],
+  async start({ servers, certificates, overrides }) {
+    const [plainPort, tlsPort, statusPort] = [await freePort(), await freePort(), await freePort()];
+    // nginx's workers (nobody, when tests run as root) make their temp folders inside this one.
+    const tempPath = mkdtempSync(join(tmpdir(), 'gatehouse-conformance-tls-'));
+    chmodSync(tempPath, 0o755);
+    try {
+      const config = conformanceConfig({ port: plainPort, statusPort }, servers, overrides, tempPath);
+      const snippet = renderNginx(config, {
+        target: 'host',
+        tls: { tls: conformanceTls(tlsPort, certificates), nginxVersion: installedNginxVersion() },
+      });
+      const nginx = await startNginx({ snippet, port: tlsPort, keepTempPaths: true });
+      return {
+        plainPort,
+        tlsPort,
+        stop: async () => {
+          await nginx.stop();
+          rmSync(tempPath, { recursive: true, force: true });
+        },
+      };
+    } catch (error) {
+      rmSync(tempPath, { recursive: true, force: true });
+      throw error;
+    }
+  },
+};
+
+/** The fronts with a TLS listener so far. */
+export const tlsFronts: TlsFront[] = [nginxTlsFront];

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { TlsConfig } from '../../config/index.js';
+import { installedNginxVersion } from '../../nginx/nginx-version.js';
+import { renderNginx } from '../../nginx/render.js';
+import { hasHttp2Directive } from '../../nginx/render-tls.js';
+import { configFrom, nginxTest } from '../helpers/nginx.js';
+import { makeCa, makeLeaf } from '../helpers/openssl-certs.js';
+import { requires } from '../helpers/system-deps.js';
+
+// The tls section rendered for nginx (render-tls.ts): text checks, and real `nginx -t` on the
+// syntax of the nginx installed here (1.22: `listen … ssl http2`). Serving is tested by the TLS
+// conformance cases (test/conformance/tls.test.ts), which run real nginx on this render.
+
+describe('nginx TLS render', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-render-tls-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = makeCa(dir);
+  const shop = makeLeaf(dir, 'shop', ca, ['shop.example', '*.shop.example']);
+  const blog = makeLeaf(dir, 'blog', ca, ['blog.example']);
+  const config = configFrom({ listen: '127.0.0.1:8080' });
+
+  function tls(overrides: Partial<TlsConfig> = {}): TlsConfig {
+    return {
+      listen: { host: '127.0.0.1', port: 8443 },
+      certificates: [shop, blog],
+      minVersion: 'TLSv1.2',
+      http2: true,
+      redirectHttp: true,
+      hsts: 0,
+      acme: null,
+      ...overrides,
+    };
+  }
+  const render = (t: TlsConfig, nginxVersion: string | null = '1.22.1') =>
+    renderNginx(config, { target: 'host', tls: { tls: t, nginxVersion } });
+
+  test('the http2 directive exists from nginx 1.25.1 on', () => {
+    assert.deepEqual(
+      ['1.22.1', '1.25.0', '1.25.1', '1.27.3', '2.0.0', 'nginx/1.26.2', null, 'unknown'].map(
+        hasHttp2Directive,
+      ),
+      [false, false, true, true, true, true, false, false],
+    );
+  });
+
+  test('one TLS server per certificate, named from its certificate, the first the default', () => {
+    const text = render(tls());
+    const servers = [
+      ...text.matchAll(/listen 127\.0\.0\.1:8443 ssl http2( default_server)?;\n\s+server_name ([^;]+);/g),
+    ];
+    assert.deepEqual(
+      servers.map((m) => [m[2], Boolean(m[1])]),
+      [
+        ['shop.example *.shop.example', true],
+        ['blog.example', false],
+      ],
+    );
+    assert.match(text, new RegExp(`ssl_certificate ${shop.cert};\\n\\s+ssl_certificate_key ${shop.key};`));
+    assert.match(text, new RegExp(`ssl_certificate ${blog.cert};\\n\\s+ssl_certificate_key ${blog.key};`));
+    assert.equal(text.match(/ssl_protocols TLSv1\.2 TLSv1\.3;/g)?.length, 2);
+    assert.doesNotMatch(text, /http2 on;|Strict-Transport-Security/);
+    // Each TLS server passes on to the pool with the contract headers, as the plain one did.
+    assert.equal(text.match(/proxy_set_header X-Forwarded-Proto \$gatehouse_forwarded_proto;/g)?.length, 4);
+  });
+
+  test('nginx 1.25.1 and later: listen … ssl plus http2 on; TLSv1.3 only; HSTS on every answer', () => {
+    const text = render(tls({ minVersion: 'TLSv1.3', hsts: 31536000 }), '1.27.3');
+    assert.match(text, /listen 127\.0\.0\.1:8443 ssl default_server;\n\s+http2 on;/);
+    assert.doesNotMatch(text, /ssl http2/);
+    assert.equal(text.match(/ssl_protocols TLSv1\.3;/g)?.length, 2);
+    assert.equal(text.match(/add_header Strict-Transport-Security "max-age=31536000" always;/g)?.length, 2);
+  });
+
+  test('http2 off: neither form', () => {
+    const text = render(tls({ http2: false }), '1.27.3');
+    assert.doesNotMatch(text, /http2/);
+  });
+
+  test('the plain server redirects with 308, except ACME challenges and /healthz', () => {
+    const text = render(tls());
+    const plain = text.slice(text.indexOf('listen 127.0.0.1:8080;'), text.indexOf('# TLS for'));
+    assert.match(plain, /location \/ \{\n\s+return 308 https:\/\/\$host:8443\$request_uri;\n\s+\}/);
+    assert.match(
+      plain,
+      /location \^~ \/\.well-known\/acme-challenge\/ \{\n\s+proxy_pass http:\/\/gatehouse;/,
+    );
+    assert.match(plain, /location = \/healthz \{\n\s+proxy_pass http:\/\/gatehouse;/);
+    assert.match(
+      render(tls({ listen: { host: '0.0.0.0', port: 443 } })),
+      /return 308 https:\/\/\$host\$request_uri;/,
+    );
+    const noRedirect = render(tls({ redirectHttp: false }));
+    assert.doesNotMatch(noRedirect, /return 308/);
+  });
+
+  test('with acme: the certificate AcmeManager keeps in storage, named from the domains; challenges to its responder', () => {
+    const storage = join(dir, 'acme');
+    const acme = {
+      email: 'ops@shop.example',
+      directory: 'https://acme.example/dir',
+      domains: ['www.shop.example'],
+      storage,
+    };
+    const text = renderNginx(config, {
+      target: 'host',
+      tls: {
+        tls: tls({ certificates: [], acme }),
+        nginxVersion: '1.22.1',
+        acmeResponder: { host: '127.0.0.1', port: 8089 },
+      },
+    });
+    assert.match(text, /server_name www\.shop\.example;/);
+    assert.match(text, new RegExp(`ssl_certificate ${join(storage, 'certificate.pem')};`));
+    assert.match(text, new RegExp(`ssl_certificate_key ${join(storage, 'certificate.key')};`));
+    assert.match(
+      text,
+      /location \^~ \/\.well-known\/acme-challenge\/ \{\n\s+proxy_pass http:\/\/127\.0\.0\.1:8089;/,
+    );
+  });
+
+  test('a certificate file that cannot be read fails the render, naming the file', () => {
+    assert.throws(
+      () => render(tls({ certificates: [{ cert: join(dir, 'missing.pem'), key: shop.key }] })),
+      /missing\.pem/,
+    );
+  });
+
+  describe('nginx -t', requires('nginx'), () => {
+    const version = installedNginxVersion();
+    test(`accepts the render for the installed nginx (${version}): two certificates, redirect, HSTS`, () => {
+      const { ok, output } = nginxTest(render(tls({ hsts: 600 }), version));
+      assert.ok(ok, output);
+    });
+    test('accepts TLSv1.3 only, no http2, no redirect', () => {
+      const { ok, output } = nginxTest(
+        render(tls({ minVersion: 'TLSv1.3', http2: false, redirectHttp: false }), version),
+      );
+      assert.ok(ok, output);
+    });
+  });
+});
