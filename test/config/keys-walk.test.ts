@@ -426,6 +426,15 @@ const walk: readonly Walked[] = [
       ],
     ],
   },
+  {
+    key: 'tls',
+    proofs: [
+      [
+        'test/tls/config.test.ts',
+        'every key set: hsts as a duration becomes seconds; acme storage from the config folder',
+      ],
+    ],
+  },
 ];
 
 /** Every key path of a document: nested mappings are walked, anything else is a leaf. */
