@@ -16,6 +16,8 @@ export interface LoadedCertificate {
   readonly notAfter: Date;
   /** The context a handshake for one of `names` uses. */
   readonly context: SecureContext;
+  /** The files' contents, for the listener's default context (server.setSecureContext takes PEM). */
+  readonly pem: { readonly cert: string; readonly key: string };
 }
 
 /** A pair that cannot be served, with the file at fault and why. */
@@ -65,6 +67,7 @@ export function readCertificate(pair: TlsCertificateConfig, minVersion = 'TLSv1.
     notBefore: new Date(leaf.validFrom),
     notAfter: new Date(leaf.validTo),
     context,
+    pem: { cert, key },
   };
 }
 
