@@ -56,6 +56,15 @@ export async function createAuthority(
   return { keys, certificate, cert: certificate.toString('pem'), key: await keyPem(keys) };
 }
 
+/** An authority made earlier (its PEM files), to sign with again. */
+export async function loadAuthority(certPem: string, keyPem: string): Promise<Authority> {
+  const certificate = new x509.X509Certificate(certPem);
+  const der = Buffer.from(keyPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, ALGORITHM, true, ['sign']);
+  const publicKey = await certificate.publicKey.export(ALGORITHM, ['verify'], webcrypto as unknown as Crypto);
+  return { keys: { privateKey, publicKey } as CryptoKeyPair, certificate, cert: certPem, key: keyPem };
+}
+
 /**
  * A server certificate for `names` (DNS names, wildcards, IP addresses) signed by `authority`; the
  * PEM `cert` is the leaf followed by nothing else (the authority is the client's to trust).

@@ -42,7 +42,7 @@ export function https1(options: TlsRequestOptions): Promise<TlsResponse> {
       ca: options.ca,
       path: options.path ?? '/',
       method: options.method ?? 'GET',
-      headers: { host: `${servername}:${options.port}`, ...options.headers },
+      headers: { host: `${servername || '127.0.0.1'}:${options.port}`, ...options.headers },
       agent: options.agent ?? false,
       ALPNProtocols: ['http/1.1'],
       timeout: options.timeout ?? 30_000,
