@@ -103,6 +103,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     logger,
     refreshSeconds: 2,
     getToken: () => runtime.config.status.token,
+    ...(initial.tls ? { getCertificates: () => tlsListener?.certificates() ?? [] } : {}),
     ...(devReload ? { extraRoutes: devReload.serve } : {}),
   });
 
