@@ -433,6 +433,23 @@ const walk: readonly Walked[] = [
         'test/tls/config.test.ts',
         'every key set: hsts as a duration becomes seconds; acme storage from the config folder',
       ],
+      // listen, certificates, hsts, redirect_http, http2 on a running proxy.
+      [
+        'test/tls/listener.test.ts',
+        'SNI: each name gets its certificate (exact, wildcard), an unknown name and no SNI the first',
+      ],
+      [
+        'test/tls/listener.test.ts',
+        'redirect_http: the plain listener answers 308 to https, but /healthz and ACME challenges',
+      ],
+      [
+        'test/tls/listener.test.ts',
+        'HTTP/1.1 over TLS: the worker gets Host and X-Forwarded-Proto https; HSTS on the answer',
+      ],
+      [
+        'test/tls/listener.test.ts',
+        'HTTP/2: :authority becomes Host, no pseudo-header reaches the worker, X-Forwarded-Proto https',
+      ],
     ],
   },
 ];
