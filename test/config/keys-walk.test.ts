@@ -450,6 +450,10 @@ const walk: readonly Walked[] = [
         'test/tls/listener.test.ts',
         'HTTP/2: :authority becomes Host, no pseudo-header reaches the worker, X-Forwarded-Proto https',
       ],
+      [
+        'test/tls/listener.test.ts',
+        'http2 false: ALPN offers http/1.1 only, an h2-only client is refused; TLSv1.3: a TLSv1.2 client is refused',
+      ],
     ],
   },
 ];

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { connect as connectTls } from 'node:tls';
 import { WebSocket } from 'ws';
 import { listenLocal } from '../helpers/net.js';
 import { type InProcessProxy, request, servers, startProxy } from '../helpers/proxy.js';
@@ -239,5 +240,38 @@ describe('the TLS listener', () => {
     );
     const days = Math.floor((list[1]!.notAfter.getTime() - Date.now()) / DAY);
     assert.equal(days, 19);
+  });
+});
+
+describe('tls.http2 false and tls.min_version TLSv1.3', () => {
+  test('http2 false: ALPN offers http/1.1 only, an h2-only client is refused; TLSv1.3: a TLSv1.2 client is refused', async (t) => {
+    const pair = await certs.issue('strict', ['localhost']);
+    const proxy = await startProxy(t, {
+      upstream: { servers: servers(worker.port) },
+      tls: {
+        listen: '127.0.0.1:0',
+        certificates: [{ cert: pair.cert, key: pair.key }],
+        http2: false,
+        min_version: 'TLSv1.3',
+      },
+    });
+    const port = proxy.server.tlsAddress!.port;
+    const ca = certs.ca.cert;
+    const one = await https1({ port, ca, path: '/healthz' });
+    assert.deepEqual([one.status, one.alpn], [200, 'http/1.1']);
+    await assert.rejects(h2session(port, ca));
+    const version = (maxVersion: 'TLSv1.2' | 'TLSv1.3') =>
+      new Promise<string | null>((resolve, reject) => {
+        const socket = connectTls(
+          { host: '127.0.0.1', port, servername: 'localhost', ca, maxVersion },
+          () => {
+            resolve(socket.getProtocol());
+            socket.end();
+          },
+        );
+        socket.once('error', reject);
+      });
+    assert.equal(await version('TLSv1.3'), 'TLSv1.3');
+    await assert.rejects(version('TLSv1.2'), /protocol version|alert/i);
   });
 });
