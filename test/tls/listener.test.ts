@@ -6,6 +6,7 @@ import { connect as connectTls } from 'node:tls';
 import { WebSocket } from 'ws';
 import { listenLocal } from '../helpers/net.js';
 import { type InProcessProxy, request, servers, startProxy } from '../helpers/proxy.js';
+import { waitFor } from '../helpers/wait.js';
 import { assertEchoes } from '../helpers/websocket.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker-process.js';
 import { type TestCertificates, testCertificates } from './certs.js';
@@ -273,5 +274,52 @@ describe('tls.http2 false and tls.min_version TLSv1.3', () => {
       });
     assert.equal(await version('TLSv1.3'), 'TLSv1.3');
     await assert.rejects(version('TLSv1.2'), /protocol version|alert/i);
+  });
+});
+
+describe('the TLS listener at its limits', () => {
+  test('request heads over client_max_header_size get 431 over h2 and HTTP/1.1 alike', async (t) => {
+    const pair = await certs.issue('limits', ['localhost']);
+    const proxy = await startProxy(t, {
+      upstream: { servers: servers(worker.port) },
+      client_max_header_size: '4k',
+      tls: { listen: '127.0.0.1:0', certificates: [{ cert: pair.cert, key: pair.key }] },
+    });
+    const port = proxy.server.tlsAddress!.port;
+    const ca = certs.ca.cert;
+    const big = { 'x-big': 'a'.repeat(6000) };
+    assert.equal((await h2({ port, ca, path: '/headers', headers: big })).status, 431);
+    assert.equal((await https1({ port, ca, path: '/headers', headers: big })).status, 431);
+    assert.equal(
+      (await h2({ port, ca, path: '/headers', headers: { 'x-small': 'a'.repeat(1000) } })).status,
+      200,
+    );
+  });
+
+  test('shutdown: a request in flight on h2 finishes, the connection then closes', async () => {
+    const pair = await certs.issue('drain', ['localhost']);
+    const proxy = await startProxy(null, {
+      upstream: { servers: servers(worker.port) },
+      tls: { listen: '127.0.0.1:0', certificates: [{ cert: pair.cert, key: pair.key }] },
+    });
+    const port = proxy.server.tlsAddress!.port;
+    const ca = certs.ca.cert;
+    const session = await h2session(port, ca);
+    try {
+      const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+      const inFlight = h2({ port, ca, session, path: '/delay/800' });
+      // Once the request is at the worker (the upstream counts it), the proxy is told to stop.
+      await waitFor(
+        'the request in flight',
+        async () => proxy.server.runtime.pool.upstreams[0]!.inFlight === 1,
+      );
+      const stopped = proxy.close();
+      assert.equal((await inFlight).status, 200);
+      await stopped;
+      await closed;
+    } finally {
+      session.destroy();
+      await proxy.close();
+    }
   });
 });
