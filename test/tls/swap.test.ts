@@ -107,3 +107,24 @@ describe('certificates swapped without a restart', () => {
     assert.equal(other.peer?.subjectaltname, 'DNS:localhost, IP Address:127.0.0.1');
   });
 });
+
+describe('tls.acme before its first certificate', () => {
+  test('the listener starts without a pair, refuses handshakes cleanly, and serves once ACME puts one', async (t) => {
+    const proxy = await startProxy(t, {
+      upstream: { servers: servers(worker.port) },
+      tls: {
+        listen: '127.0.0.1:0',
+        acme: { email: 'ops@example.com', directory: 'https://127.0.0.1:1/dir', domains: ['localhost'] },
+      },
+    });
+    const port = proxy.server.tlsAddress!.port;
+    const ca = certs.ca.cert;
+    await assert.rejects(https1({ port, ca, path: '/healthz' }));
+    await assert.rejects(https1({ port, ca, path: '/healthz', servername: '' }));
+    const obtained = await certs.issue('obtained', ['localhost']);
+    proxy.server.tls!.putCertificate({ cert: obtained.cert, key: obtained.key });
+    const res = await https1({ port, ca, path: '/healthz' });
+    assert.deepEqual([res.status, res.peer?.serialNumber], [200, serialOf(obtained.pem)]);
+    assert.deepEqual(proxy.crashes(), []);
+  });
+});
