@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { formatAddress } from '../config/index.js';
+import { certificateReports } from '../proxy/tls/certificates.js';
 import { loadConfigOrExit } from './load-or-exit.js';
 
 export function registerCheck(program: Command): void {
@@ -15,5 +16,19 @@ export function registerCheck(program: Command): void {
       console.log(`${config.source ?? 'default config'}: ok`);
       console.log(`  listen ${formatAddress(config.listen)}, status ${formatAddress(config.status.listen)}`);
       console.log(`  upstream ${config.upstream.balance}: ${pool}`);
+      if (!config.tls) return;
+      // Every pair is read as the TLS listener would: a file it could not serve fails the check.
+      console.log(`  tls ${formatAddress(config.tls.listen)}${config.tls.http2 ? ' (h2, http/1.1)' : ''}`);
+      let failed = false;
+      for (const report of certificateReports(config.tls.certificates)) {
+        const until = report.notAfter ? ` until ${report.notAfter.toISOString()}` : '';
+        console.log(`  certificate ${report.pair.cert}: ${report.names.join(', ') || '(no names)'}${until}`);
+        for (const warning of report.warnings) console.warn(`warning: ${warning}`);
+        for (const error of report.errors) console.error(`error: ${error}`);
+        failed ||= report.errors.length > 0;
+      }
+      if (config.tls.acme)
+        console.log(`  acme ${config.tls.acme.directory}: ${config.tls.acme.domains.join(', ')}`);
+      if (failed) process.exitCode = 1;
     });
 }

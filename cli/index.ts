@@ -16,6 +16,7 @@ const registrars: [string[], () => Promise<Register>][] = [
   [['worker'], async () => (await import('./worker.js')).registerWorker],
   [['check'], async () => (await import('./check.js')).registerCheck],
   [['proxy'], async () => (await import('./proxy.js')).registerProxy],
+  [['cert'], async () => (await import('./cert.js')).registerCert],
   [['nginx'], async () => (await import('./nginx.js')).registerNginx],
   [['schema'], async () => (await import('./schema.js')).registerSchema],
   [['up', 'down'], async () => (await import('./up.js')).registerUp],

@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { ecosystemPort, PORT_BASE_VAR, workerInstance } from '../stack/worker-port.js';
 import { formatAddress, parseAddress, parseCidr } from './address.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { isConfigObject, mergeConfigDocs } from './merge.js';
-import { defaultConfigFile } from './paths.js';
+import { defaultConfigFile, projectRoot } from './paths.js';
 import { configSchema } from './schema.js';
+import { resolveTls } from './tls.js';
 import type { Address, Config, ServerConfig } from './types.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -285,6 +286,14 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     });
   }
 
+  // Certificate paths are read from the config file's folder (the project's for the default).
+  const tls = resolveTls(
+    get('tls'),
+    source ? dirname(source) : projectRoot(),
+    { listen, status: statusListen },
+    problems,
+  );
+
   return {
     source,
     listen,
@@ -345,6 +354,7 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
       path: get('access_log.path') as string,
     },
     logLevel: get('log_level') as Config['logLevel'],
+    tls,
   };
 }
 

@@ -177,5 +177,46 @@ export const configSchema = {
       },
     },
     log_level: { enum: ['fatal', 'error', 'warn', 'info', 'debug'] },
+    tls: {
+      type: ['object', 'null'],
+      additionalProperties: false,
+      required: ['listen'],
+      properties: {
+        listen: address,
+        certificates: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['cert', 'key'],
+            properties: {
+              cert: { type: 'string', minLength: 1 },
+              key: { type: 'string', minLength: 1 },
+            },
+          },
+        },
+        min_version: { enum: ['TLSv1.2', 'TLSv1.3'] },
+        http2: { type: 'boolean' },
+        redirect_http: { type: 'boolean' },
+        // A duration ("365d"); null or 0 = no Strict-Transport-Security header.
+        hsts: { anyOf: [duration, { type: 'null' }] },
+        acme: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          required: ['email', 'directory', 'domains'],
+          properties: {
+            email: { type: 'string', pattern: '^[^@\\s]+@[^@\\s]+$' },
+            directory: { type: 'string', pattern: '^https?://' },
+            domains: {
+              type: 'array',
+              minItems: 1,
+              uniqueItems: true,
+              items: { type: 'string', minLength: 1 },
+            },
+            storage: { type: 'string', minLength: 1 },
+          },
+        },
+      },
+    },
   },
 } as const;

@@ -153,6 +153,8 @@ export interface Config {
   retries: RetriesConfig;
   accessLog: AccessLogConfig;
   logLevel: LogLevel;
+  /** HTTPS and HTTP/2 beside the plain listener; null = off. */
+  tls: TlsConfig | null;
 }
 
 /**

@@ -25,8 +25,9 @@ export function watchClientBody(req: IncomingMessage, timeout: number, onTimeout
   // request (or response) listens for the timeout.
   req.setTimeout(timeout, onIdle);
   // The socket outlives the request (keep-alive): take the timer off again.
+  // On the request again: over h2 it is the stream's timer (the session's would be the socket's).
   const clear = () => {
-    req.socket.setTimeout(0);
+    req.setTimeout(0);
     req.removeListener('timeout', onIdle);
   };
   req.once('end', clear);

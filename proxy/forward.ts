@@ -6,6 +6,7 @@ import type { TempSpace } from './buffering/temp-space.js';
 import { bodyFraming, hasBody, limitStreamedBody, lingerThenClose, watchClientBody } from './client-body.js';
 import { errorPage, ProxyError, reasonPhrase, retryAfter, toProxyError } from './errors.js';
 import { createExchange, type Exchange } from './exchange.js';
+import { schemeOf } from './headers.js';
 import { NO_EXCLUSIONS } from './pool/balancer.js';
 import type { Upstream } from './pool/upstream.js';
 import { requestPrologue } from './prologue.js';
@@ -55,7 +56,13 @@ export function createForwarder(options: ForwarderOptions) {
     const runtime = getRuntime();
     const { config } = runtime;
     const framing = bodyFraming(req.headers);
-    const origin = requestPrologue(req.headers, req.socket.remoteAddress, runtime.trust);
+    const origin = requestPrologue(
+      req.headers,
+      req.socket.remoteAddress,
+      runtime.trust,
+      false,
+      schemeOf(req.socket),
+    );
     const ex = createExchange(req, res, runtime, origin, isIdempotent(req.method));
     res.once('close', () => finish(ex));
 

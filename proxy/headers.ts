@@ -29,6 +29,16 @@ export interface ForwardedContext {
   trusted: boolean;
   /** The client address after the realip rules: the peer, or from X-Forwarded-For when trusted. */
   clientIp: string;
+  /** How the client reached us: https on the TLS listener (nginx `$scheme`). */
+  scheme?: Scheme;
+}
+
+export type Scheme = 'http' | 'https';
+
+/** The scheme a request came in by: https when its connection is TLS (HTTP/1.1 or h2). */
+export function schemeOf(socket: object | null | undefined): Scheme {
+  // A read, not `in`: over h2 the request's socket is a Proxy that answers reads only.
+  return (socket as { encrypted?: unknown } | null | undefined)?.encrypted === true ? 'https' : 'http';
 }
 
 /** The request id: the trusted peer's X-Request-Id when well-formed, else a fresh one. */
@@ -48,7 +58,8 @@ export function forwardedHeaders(headers: IncomingHttpHeaders, ctx: ForwardedCon
   const xff = headers['x-forwarded-for'];
   headers['x-forwarded-for'] = xff ? `${xff}, ${ctx.peer}` : ctx.peer;
   headers['x-real-ip'] = ctx.clientIp;
-  if (!ctx.trusted || typeof headers['x-forwarded-proto'] !== 'string') headers['x-forwarded-proto'] = 'http';
+  if (!ctx.trusted || typeof headers['x-forwarded-proto'] !== 'string')
+    headers['x-forwarded-proto'] = ctx.scheme ?? 'http';
 }
 
 /**

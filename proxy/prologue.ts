@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { forwardedHeaders, peerAddress, requestId, stripHopByHop } from './headers.js';
+import { forwardedHeaders, peerAddress, requestId, type Scheme, stripHopByHop } from './headers.js';
 import type { Trust } from './trust.js';
 
 /** Who sent a request and under which id, as the request prologue decided it. */
@@ -29,6 +29,7 @@ export function requestPrologue(
   remoteAddress: string | undefined,
   trust: Trust,
   websocket = false,
+  scheme: Scheme = 'http',
 ): RequestOrigin {
   const close = stripHopByHop(headers, websocket);
   const peer = peerAddress(remoteAddress);
@@ -37,6 +38,6 @@ export function requestPrologue(
     ? trust.clientAddress(peer, headers['x-forwarded-for'] as string | undefined)
     : peer;
   const id = requestId(headers, trusted);
-  forwardedHeaders(headers, { peer, trusted, clientIp });
+  forwardedHeaders(headers, { peer, trusted, clientIp, scheme });
   return { peer, trusted, clientIp, requestId: id, close };
 }

@@ -15,7 +15,8 @@ export interface RunProxyOptions {
 
 /**
  * The proxy as a long-running process, nginx-style: SIGTERM/SIGINT drain and exit 0, SIGHUP
- * re-reads the config and swaps it in (a bad file is logged and the running config kept).
+ * re-reads the config and the certificates and swaps them in (a bad file is logged and the
+ * running config, or certificate, kept).
  * With instances > 1 a primary forks that many proxy processes sharing the listeners and
  * relays signals to them.
  */
@@ -65,6 +66,8 @@ export async function runProxy(options: RunProxyOptions): Promise<void> {
           `reload refused, keeping the running config:\n${err.message}`,
         );
       else logger.error({ err }, 'reload failed, keeping the running config');
+      // The config stays, but renewed certificate files still go into service.
+      proxy.reloadCertificates();
     }
   });
   exitAfterDrainOnSignals(logger, () => proxy.shutdown());

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { createProxyServer as createHttpProxy } from 'http-proxy-3';
 import type { Config } from '../config/index.js';
 import { answerClientErrors } from '../process/client-error.js';
-import { createDrainer } from '../process/drain.js';
+import { createDrainer, type Drainer } from '../process/drain.js';
 import { listenOn } from '../process/listen.js';
 import type { Logger } from '../process/logger.js';
 import { type AccessLog, createAccessLog } from './access-log.js';
@@ -18,6 +18,8 @@ import { createRuntime, type Runtime } from './runtime.js';
 import { createPoolSource, type PoolSourceFactory, poolSourceKind, samePoolSource } from './sources/index.js';
 import type { PoolSource } from './sources/source.js';
 import { createStatusListener, noUpstream, type StatusListener } from './status/index.js';
+import { TlsListener } from './tls/listener.js';
+import { answerOnPlain, type ChallengeResponder } from './tls/plain-answers.js';
 import { createUpgradeHandler } from './websocket.js';
 
 /** Error codes of a write to, or read from, a client socket the client already closed. */
@@ -45,6 +47,12 @@ export interface ProxyServerOptions {
 export interface ProxyServer {
   /** Where clients connect; valid after listen(). */
   readonly address: AddressInfo;
+  /** Where HTTPS and HTTP/2 clients connect (tls.listen); null without tls. Valid after listen(). */
+  readonly tlsAddress: AddressInfo | null;
+  /** The TLS listener (certificates in service, swaps); null without tls. */
+  readonly tls: TlsListener | null;
+  /** The ACME module's HTTP-01 answers on the plain listener (null: challenges go to the workers). */
+  setChallengeResponder(responder: ChallengeResponder | null): void;
   /** The status listener (/status, /metrics); valid after listen(). */
   readonly statusAddress: AddressInfo;
   readonly runtime: Runtime;
@@ -54,6 +62,8 @@ export interface ProxyServer {
   listen(): Promise<void>;
   /** nginx -s reload: new settings and pool for new requests; nothing in flight is dropped. */
   reload(config: Config): void;
+  /** The certificate files read again and swapped in (SIGHUP does it with the config's reload). */
+  reloadCertificates(): void;
   /** nginx -s reopen: the access log file closed and opened again at its path (after logrotate). */
   reopenLogs(): void;
   /** Stop accepting, finish in-flight requests up to timeouts.shutdown, then close everything. */
@@ -93,6 +103,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     logger,
     refreshSeconds: 2,
     getToken: () => runtime.config.status.token,
+    ...(initial.tls ? { getCertificates: () => tlsListener?.certificates() ?? [] } : {}),
     ...(devReload ? { extraRoutes: devReload.serve } : {}),
   });
 
@@ -107,69 +118,150 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
         status.observe(upstream?.address ?? noUpstream, code, seconds);
       },
     },
-    isClosing: () => drainer.closing,
+    isClosing: () => closing,
     onBodyBytes: options.onBodyBytes,
     tempSpace,
   });
 
-  const server: Server = createServer(
-    {
-      maxHeaderSize: initial.clientMaxHeaderSize,
-      keepAliveTimeout: initial.timeouts.clientKeepalive,
-      headersTimeout: initial.timeouts.clientHeader,
-      requestTimeout: 0,
-      // How often Node checks client_header_timeout (its default, 30 s, would make it that coarse).
-      connectionsCheckingInterval: Math.max(
-        100,
-        Math.min(1000, Math.floor(initial.timeouts.clientHeader / 3)),
-      ),
-    },
-    onRequest,
-  );
-  applyClientTimeouts(initial);
-  const drainer = createDrainer(server);
+  let closing = false;
+  let challenge: ChallengeResponder | null = null;
 
-  function onRequest(req: IncomingMessage, res: ServerResponse): void {
-    drainer.track(res);
-    if (devReload) devReload.prepare(req, res);
-    forwarder.handle(req, res);
+  /**
+   * One HTTP/1.1 server with the whole client side: parser limits, timeouts, Expect, upgrades,
+   * client errors, the drain. The plain listener is one; the TLS listener feeds another its
+   * http/1.1 connections. `answer` is what that listener does before the request path.
+   */
+  function createFront(answer: (req: IncomingMessage, res: ServerResponse) => boolean) {
+    const front: Server = createServer(
+      {
+        maxHeaderSize: initial.clientMaxHeaderSize,
+        keepAliveTimeout: initial.timeouts.clientKeepalive,
+        headersTimeout: initial.timeouts.clientHeader,
+        requestTimeout: 0,
+        // How often Node checks client_header_timeout (its default, 30 s, would make it that coarse).
+        connectionsCheckingInterval: Math.max(
+          100,
+          Math.min(1000, Math.floor(initial.timeouts.clientHeader / 3)),
+        ),
+      },
+      onRequest,
+    );
+    const drainer = createDrainer(front);
+
+    function onRequest(req: IncomingMessage, res: ServerResponse): void {
+      drainer.track(res);
+      if (answer(req, res)) return;
+      if (devReload) devReload.prepare(req, res);
+      forwarder.handle(req, res);
+    }
+
+    // Expect: 100-continue — refuse a body over the limit before the client sends it.
+    front.on('checkContinue', (req, res) => {
+      const length = Number(req.headers['content-length'] ?? 0);
+      if (length <= runtime.config.clientMaxBodySize) res.writeContinue();
+      onRequest(req, res);
+    });
+
+    const onUpgrade = createUpgradeHandler({
+      proxy: httpProxy,
+      getRuntime: () => runtime,
+      logger,
+      isClosing: () => closing,
+      handleHttp: onRequest,
+      tunnels,
+    });
+    front.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // A tunnel is closed by its own path (shutdown ends it), not by the drain's idle sweep.
+      drainer.release(socket);
+      onUpgrade(req, socket, head);
+    });
+
+    front.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+
+    answerClientErrors(front, {
+      response: rawErrorResponse,
+      onRejected: ({ code, status, reason }) => logger.warn({ code, status, reason }, 'bad request'),
+    });
+    return { server: front, drainer, onRequest };
   }
 
-  // Expect: 100-continue — refuse a body over the limit before the client sends it.
-  server.on('checkContinue', (req, res) => {
-    const length = Number(req.headers['content-length'] ?? 0);
-    if (length <= runtime.config.clientMaxBodySize) res.writeContinue();
-    onRequest(req, res);
+  const plain = createFront((req, res) => {
+    const tls = runtime.config.tls;
+    if (!tls || !tlsListener) return false;
+    return answerOnPlain(req, res, {
+      redirect: tls.redirectHttp,
+      httpsPort: tlsListener.address.port,
+      challenge,
+    });
   });
+  const server = plain.server;
+  const drainer: Drainer = plain.drainer;
 
-  const onUpgrade = createUpgradeHandler({
-    proxy: httpProxy,
-    getRuntime: () => runtime,
-    logger,
-    isClosing: () => drainer.closing,
-    handleHttp: onRequest,
-    tunnels,
-  });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    // A tunnel is closed by its own path (shutdown ends it), not by the drain's idle sweep.
-    drainer.release(socket);
-    onUpgrade(req, socket, head);
-  });
-
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-
-  answerClientErrors(server, {
-    response: rawErrorResponse,
-    onRejected: ({ code, status, reason }) => logger.warn({ code, status, reason }, 'bad request'),
-  });
+  let tlsListener: TlsListener | null = null;
+  let tlsFront: ReturnType<typeof createFront> | null = null;
+  if (initial.tls) {
+    const secureFront = createFront((_req, res) => {
+      const { hsts } = runtime.config.tls ?? { hsts: 0 };
+      if (hsts > 0) res.setHeader('Strict-Transport-Security', `max-age=${hsts}`);
+      return false;
+    });
+    tlsFront = secureFront;
+    tlsListener = new TlsListener({
+      tls: initial.tls,
+      logger,
+      http1: secureFront.server,
+      onRequest: secureFront.onRequest,
+      limits: () => ({
+        maxHeaderSize: runtime.config.clientMaxHeaderSize,
+        keepalive: runtime.config.timeouts.clientKeepalive,
+      }),
+      onSocket: (socket) => {
+        // Counted once: an http/1.1 one is counted again by its front's 'connection' (a Set).
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+      },
+    });
+  }
+  applyClientTimeouts(initial);
 
   function applyClientTimeouts(config: Config): void {
-    server.keepAliveTimeout = config.timeouts.clientKeepalive;
-    server.headersTimeout = config.timeouts.clientHeader;
-    server.requestTimeout = 0;
+    for (const front of [server, tlsFront?.server]) {
+      if (!front) continue;
+      front.keepAliveTimeout = config.timeouts.clientKeepalive;
+      front.headersTimeout = config.timeouts.clientHeader;
+      front.requestTimeout = 0;
+    }
+    tlsListener?.setKeepalive(config.timeouts.clientKeepalive);
+  }
+
+  /** A reload (SIGHUP) reads every certificate again: renewed files go into service now. */
+  function reloadTls(previous: Config, next: Config): void {
+    const before = previous.tls;
+    const after = next.tls;
+    if (!tlsListener || !after || !before) {
+      if (Boolean(before) !== Boolean(after)) logger.warn('turning tls on or off needs a restart');
+      return;
+    }
+    if (
+      after.listen.host !== before.listen.host ||
+      after.listen.port !== before.listen.port ||
+      after.http2 !== before.http2
+    ) {
+      logger.warn('tls.listen and tls.http2 changes need a restart; keeping the current ones');
+    }
+    reloadCertificates(after.certificates, after.minVersion);
+  }
+
+  function reloadCertificates(...args: Parameters<TlsListener['reloadCertificates']>): void {
+    try {
+      tlsListener?.reloadCertificates(...args);
+    } catch (err) {
+      // Only when no pair at all could be read and none was in service: logged by the store.
+      logger.error({ reason: (err as Error).message }, 'no certificate could be loaded');
+    }
   }
 
   let source: PoolSource = makeSource(initial);
@@ -207,6 +299,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
   }
 
   let address: AddressInfo | null = null;
+  let tlsAddress: AddressInfo | null = null;
   let statusAddress: AddressInfo | null = null;
 
   return {
@@ -217,6 +310,15 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     get statusAddress() {
       if (!statusAddress) throw new Error('not listening');
       return statusAddress;
+    },
+    get tlsAddress() {
+      return tlsAddress;
+    },
+    get tls() {
+      return tlsListener;
+    },
+    setChallengeResponder(responder) {
+      challenge = responder;
     },
     get runtime() {
       return runtime;
@@ -229,6 +331,8 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       // starts (restart, resurrect, reload) takes connections only once pm2 said which run.
       if (poolSourceKind(runtime.config) === 'pm2') await firstPool(delivered, logger);
       const { listen, status: statusConfig } = runtime.config;
+      // TLS first: a certificate that cannot be read stops the start before anything listens.
+      if (tlsListener) tlsAddress = await tlsListener.listen();
       address = await listenOn(server, listen.port, listen.host);
       statusAddress = await listenOn(status.server, statusConfig.listen.port, statusConfig.listen.host);
       devReload?.start(statusAddress);
@@ -237,6 +341,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
           host: address.address,
           port: address.port,
           statusPort: statusAddress.port,
+          ...(tlsAddress ? { tlsPort: tlsAddress.port } : {}),
           upstreams: runtime.pool.upstreams.map((u) => u.address),
         },
         'listening',
@@ -257,6 +362,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
           : previous.pool;
       runtime = createRuntime(config, pool, previous);
       applyClientTimeouts(config);
+      reloadTls(previous.config, config);
       if (
         previous.config.accessLog.path !== config.accessLog.path ||
         previous.config.accessLog.format !== config.accessLog.format
@@ -277,6 +383,9 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       if (previous.connections !== runtime.connections) void previous.connections.close();
       logger.info({ upstreams: runtime.pool.upstreams.map((u) => u.address) }, 'configuration reloaded');
     },
+    reloadCertificates() {
+      reloadCertificates();
+    },
     reopenLogs() {
       const { path } = runtime.config.accessLog;
       try {
@@ -287,10 +396,18 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       }
     },
     async shutdown() {
-      if (drainer.closing) return;
+      if (closing) return;
+      closing = true;
       const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
       for (const tunnel of tunnels) tunnel.end();
-      const left = await drainer.drain(runtime.config.timeouts.shutdown);
+      const grace = runtime.config.timeouts.shutdown;
+      tlsListener?.stopAccepting();
+      const [plainLeft, tlsLeft] = await Promise.all([
+        drainer.drain(grace),
+        tlsFront ? tlsFront.drainer.drain(grace) : 0,
+        tlsListener?.closeSessions(Date.now() + grace),
+      ]);
+      const left = plainLeft + tlsLeft;
       if (left > 0) logger.warn({ inFlight: left }, 'shutdown timeout; cut open requests');
       for (const tunnel of tunnels) tunnel.destroy();
       health?.stop();

@@ -236,7 +236,9 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.head = null;
     this.responded = true;
     ex.settled = true;
-    ex.res.writeHead(head.status, head.statusText, head.headers);
+    // HTTP/2 has no reason phrase (Node warns when given one).
+    if (ex.req.httpVersionMajor === 2) ex.res.writeHead(head.status, head.headers);
+    else ex.res.writeHead(head.status, head.statusText, head.headers);
     ex.res.on('drain', this.onClientDrain);
   }
 

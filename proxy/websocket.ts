@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../process/logger.js';
 import { rawErrorResponse, toProxyError } from './errors.js';
-import { isWebSocketUpgrade } from './headers.js';
+import { isWebSocketUpgrade, schemeOf } from './headers.js';
 import type { Upstream } from './pool/upstream.js';
 import { requestPrologue } from './prologue.js';
 import { nextUpstream, retriesAfter } from './retry.js';
@@ -42,7 +42,13 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
     if (!isWebSocketUpgrade(req.method, req.headers)) return serveAsHttp(req, socket, head);
 
     const runtime = getRuntime();
-    const origin = requestPrologue(req.headers, req.socket.remoteAddress, runtime.trust, true);
+    const origin = requestPrologue(
+      req.headers,
+      req.socket.remoteAddress,
+      runtime.trust,
+      true,
+      schemeOf(req.socket),
+    );
     const client = socket as Socket & { destroySoon: () => void };
     const destroySoon = client.destroySoon.bind(client);
     tunnels.add(socket);

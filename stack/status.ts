@@ -51,10 +51,24 @@ export interface ProxyStatus {
   requests: number;
 }
 
+/** A certificate the TLS listener serves. */
+export interface CertificateStatus {
+  /** The certificate file. */
+  file: string;
+  /** The names it covers (SAN, else CN). */
+  names: string[];
+  /** ISO time it ends. */
+  notAfter: string;
+  /** Whole days left (negative once expired). */
+  daysLeft: number;
+}
+
 /** Everything /status shows, as plain JSON-able data: the HTML page and the JSON answer are the same facts. */
 export interface StatusSnapshot {
   /** ISO time the snapshot was taken. */
   generatedAt: string;
   proxy: ProxyStatus;
   upstreams: UpstreamStatus[];
+  /** The TLS listener's certificates; absent without tls. */
+  certificates?: CertificateStatus[];
 }

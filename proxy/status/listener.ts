@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import type { StatusSnapshot } from '../../stack/status.js';
 import type { Upstream } from '../pool/upstream.js';
 import { createLatencyBook, defaultLatencySamples } from './latency.js';
-import { createMetrics, noUpstream, type UpstreamConnections } from './metrics.js';
+import { type CertificateInfo, createMetrics, noUpstream, type UpstreamConnections } from './metrics.js';
 import { createStatusServer, type ExtraRoutes } from './server.js';
 import { buildStatusSnapshot } from './snapshot.js';
 
@@ -25,6 +25,8 @@ export interface StatusListenerOptions {
   extraRoutes?: ExtraRoutes;
   /** status.token now; null = no token needed. */
   getToken?: () => string | null;
+  /** The TLS listener's certificates now (the page, the JSON, the expiry gauge); absent without tls. */
+  getCertificates?: () => readonly CertificateInfo[];
 }
 
 export interface StatusListener {
@@ -52,16 +54,29 @@ export function createStatusListener({
   startedAt = Date.now(),
   extraRoutes,
   getToken,
+  getCertificates,
 }: StatusListenerOptions): StatusListener {
   const latency = createLatencyBook({ capacity: latencySamples });
-  const metrics = createMetrics({ getUpstreams, getClientConnections, getUpstreamConnections, getTempBytes });
+  const metrics = createMetrics({
+    getUpstreams,
+    getClientConnections,
+    getUpstreamConnections,
+    getTempBytes,
+    ...(getCertificates ? { getCertificates } : {}),
+  });
   let requests = 0;
 
   function snapshot(): StatusSnapshot {
     const upstreams = getUpstreams();
     // A pool swap may have dropped upstreams; their rings go with them.
     latency.retain(upstreams.map((upstream) => upstream.address));
-    return buildStatusSnapshot({ upstreams, latency: latency.percentiles, startedAt, requests });
+    return buildStatusSnapshot({
+      upstreams,
+      latency: latency.percentiles,
+      startedAt,
+      requests,
+      certificates: getCertificates?.(),
+    });
   }
 
   const server = createStatusServer({

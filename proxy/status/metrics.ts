@@ -17,6 +17,15 @@ export interface MetricsOptions {
   getUpstreamConnections: () => UpstreamConnections;
   /** Bytes of buffering temp files now (request bodies and responses past buffering.memory). */
   getTempBytes?: () => number;
+  /** The TLS listener's certificates now; absent without tls. */
+  getCertificates?: () => readonly CertificateInfo[];
+}
+
+/** A certificate in service, as the expiry gauge labels it. */
+export interface CertificateInfo {
+  cert: string;
+  names: readonly string[];
+  notAfter: Date;
 }
 
 export interface Metrics {
@@ -45,6 +54,7 @@ export function createMetrics({
   getClientConnections,
   getUpstreamConnections,
   getTempBytes = () => 0,
+  getCertificates,
 }: MetricsOptions): Metrics {
   const registry = new Registry();
   const registers = [registry];
@@ -133,6 +143,22 @@ export function createMetrics({
       this.set(getTempBytes());
     },
   });
+
+  if (getCertificates) {
+    new Gauge({
+      name: 'gatehouse_tls_certificate_expiry_seconds',
+      help: 'Seconds until each served certificate ends (negative once expired), by its names',
+      labelNames: ['names'] as const,
+      registers,
+      collect() {
+        // Reset: a swap may have replaced a certificate, whose old series must not linger.
+        this.reset();
+        const now = Date.now();
+        for (const c of getCertificates())
+          this.set({ names: c.names.join(',') }, Math.floor((c.notAfter.getTime() - now) / 1000));
+      },
+    });
+  }
 
   collectDefaultMetrics({ register: registry });
 

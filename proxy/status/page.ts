@@ -22,6 +22,16 @@ export interface StatusPageModel {
   updatedAt: string;
   summary: { text: string; tone: 'ok' | 'warn' | 'bad' };
   upstreams: UpstreamRow[];
+  /** The TLS listener's certificates; empty without tls (the section is left out). */
+  certificates: CertificateRow[];
+}
+
+export interface CertificateRow {
+  names: string;
+  file: string;
+  notAfter: string;
+  daysLeft: string;
+  tone: 'ok' | 'warn' | 'bad';
 }
 
 export interface UpstreamRow {
@@ -72,6 +82,14 @@ export function statusPageModel(snapshot: StatusSnapshot, refreshSeconds = 2): S
     updatedAt: snapshot.generatedAt.slice(11, 19),
     summary: summarize(snapshot.upstreams),
     upstreams: snapshot.upstreams.map((upstream) => upstreamRow(upstream, now)),
+    certificates: (snapshot.certificates ?? []).map((c) => ({
+      names: c.names.join(', '),
+      file: c.file,
+      notAfter: c.notAfter.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
+      daysLeft: c.daysLeft < 0 ? 'expired' : `${integer.format(c.daysLeft)} days`,
+      // As `gatehouse check` says it: expired is an error, under 14 days a warning.
+      tone: c.daysLeft < 0 ? 'bad' : c.daysLeft < 14 ? 'warn' : 'ok',
+    })),
   };
 }
 

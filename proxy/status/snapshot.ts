@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { packageRoot } from '../../config/index.js';
-import type { StatusSnapshot, UpstreamStatus } from '../../stack/status.js';
+import type { CertificateStatus, StatusSnapshot, UpstreamStatus } from '../../stack/status.js';
 import type { Upstream } from '../pool/upstream.js';
 import type { LatencyPercentiles } from './latency.js';
 
@@ -12,6 +12,8 @@ export interface SnapshotInput {
   /** Epoch ms the proxy started. */
   startedAt: number;
   requests: number;
+  /** The TLS listener's certificates (file, names, end); undefined without tls. */
+  certificates?: readonly { cert: string; names: readonly string[]; notAfter: Date }[] | undefined;
   now?: number;
   pid?: number;
   hostname?: string;
@@ -23,6 +25,7 @@ export function buildStatusSnapshot({
   latency,
   startedAt,
   requests,
+  certificates,
   now = Date.now(),
   pid = process.pid,
   hostname = osHostname(),
@@ -39,6 +42,18 @@ export function buildStatusSnapshot({
       requests,
     },
     upstreams: upstreams.map((upstream) => upstreamStatus(upstream, latency(upstream.address), now)),
+    ...(certificates
+      ? {
+          certificates: certificates.map(
+            (c): CertificateStatus => ({
+              file: c.cert,
+              names: [...c.names],
+              notAfter: c.notAfter.toISOString(),
+              daysLeft: Math.floor((c.notAfter.getTime() - now) / 86_400_000),
+            }),
+          ),
+        }
+      : {}),
   };
 }
 

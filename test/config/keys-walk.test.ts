@@ -426,6 +426,36 @@ const walk: readonly Walked[] = [
       ],
     ],
   },
+  {
+    key: 'tls',
+    proofs: [
+      [
+        'test/tls/config.test.ts',
+        'every key set: hsts as a duration becomes seconds; acme storage from the config folder',
+      ],
+      // listen, certificates, hsts, redirect_http, http2 on a running proxy.
+      [
+        'test/tls/listener.test.ts',
+        'SNI: each name gets its certificate (exact, wildcard), an unknown name and no SNI the first',
+      ],
+      [
+        'test/tls/listener.test.ts',
+        'redirect_http: the plain listener answers 308 to https, but /healthz and ACME challenges',
+      ],
+      [
+        'test/tls/listener.test.ts',
+        'HTTP/1.1 over TLS: the worker gets Host and X-Forwarded-Proto https; HSTS on the answer',
+      ],
+      [
+        'test/tls/listener.test.ts',
+        'HTTP/2: :authority becomes Host, no pseudo-header reaches the worker, X-Forwarded-Proto https',
+      ],
+      [
+        'test/tls/listener.test.ts',
+        'http2 false: ALPN offers http/1.1 only, an h2-only client is refused; TLSv1.3: a TLSv1.2 client is refused',
+      ],
+    ],
+  },
 ];
 
 /** Every key path of a document: nested mappings are walked, anything else is a leaf. */
