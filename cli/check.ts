@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatAddress } from '../config/index.js';
+import { formatAddress, type RouteTarget } from '../config/index.js';
 import { loadConfigOrExit } from './load-or-exit.js';
 
 export function registerCheck(program: Command): void {
@@ -15,5 +15,20 @@ export function registerCheck(program: Command): void {
       console.log(`${config.source ?? 'default config'}: ok`);
       console.log(`  listen ${formatAddress(config.listen)}, status ${formatAddress(config.status.listen)}`);
       console.log(`  upstream ${config.upstream.balance}: ${pool}`);
+      for (const route of config.routes)
+        console.log(`  route ${route.name}: ${describeTarget(route.target)}`);
     });
+}
+
+function describeTarget(target: RouteTarget): string {
+  switch (target.kind) {
+    case 'static':
+      return `static ${target.root}`;
+    case 'redirect':
+      return `redirect ${target.status} ${target.to}`;
+    default:
+      return target.pool === 'default'
+        ? 'the top-level upstream'
+        : `upstream ${target.upstream.balance}: ${target.upstream.servers.map((s) => s.address).join(', ') || 'discovered'}`;
+  }
 }
