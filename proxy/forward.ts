@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouteRedirectTarget } from '../config/index.js';
 import type { Logger } from '../process/logger.js';
 import type { AccessLog } from './access-log.js';
 import { RequestBody, readRequestBody } from './buffering/request-body.js';
@@ -10,6 +11,8 @@ import { NO_EXCLUSIONS } from './pool/balancer.js';
 import type { Upstream } from './pool/upstream.js';
 import { requestPrologue } from './prologue.js';
 import { isIdempotent, nextUpstream, retriesAfter, retriesOnStatus } from './retry.js';
+import { redirectLocation } from './routes/rewrite.js';
+import { routeRequest } from './routes/route-request.js';
 import type { Runtime } from './runtime.js';
 import { type AttemptOwner, UpstreamAttempt } from './upstream-attempt.js';
 
@@ -58,6 +61,15 @@ export function createForwarder(options: ForwarderOptions) {
     const origin = requestPrologue(req.headers, req.socket.remoteAddress, runtime.trust);
     const ex = createExchange(req, res, runtime, origin, isIdempotent(req.method));
     res.once('close', () => finish(ex));
+    const routing = routeRequest(req, runtime.match);
+    if (routing.kind === 'bad') return reject(ex, new ProxyError('GH_ERR_BAD_REQUEST', routing.reason));
+    if (routing.kind === 'none')
+      return reject(ex, new ProxyError('GH_ERR_NO_ROUTE', `no route for host "${routing.host}"`));
+    const { route } = routing;
+    ex.route = route;
+    ex.backend = route.backend;
+    ex.target = routing.forwarded;
+    if (route.config.target.kind === 'redirect') return redirect(ex, route.config.target);
 
     // Before the body counts as one (no lingering close): nothing reads it, and Node drains it
     // after the answer.
@@ -99,12 +111,12 @@ export function createForwarder(options: ForwarderOptions) {
   }
 
   function attempt(ex: Exchange): void {
-    const { runtime } = ex;
     // A retry never goes back to an upstream this request already tried.
     if (ex.upstream && !ex.tried) ex.tried = new Set([ex.upstream]);
+    const backend = ex.backend!;
     const upstream = nextUpstream(
-      runtime.balancer,
-      runtime.pool,
+      backend.balancer,
+      backend.pool,
       ex.origin.clientIp,
       ex.tried ?? NO_EXCLUSIONS,
     );
@@ -239,6 +251,21 @@ export function createForwarder(options: ForwarderOptions) {
     res.end(req.method === 'HEAD' ? undefined : body);
     ex.bytesSent = req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
     if (linger) lingerThenClose(req);
+  }
+
+  /** A redirect route's answer (nginx `return 301 …`): made here, no pool involved. */
+  function redirect(ex: Exchange, target: RouteRedirectTarget): void {
+    const { req, res } = ex;
+    ex.settled = true;
+    const body = errorPage(target.status);
+    res.writeHead(target.status, {
+      Location: redirectLocation(target.to, ex.target),
+      'Content-Type': 'text/html',
+      'Content-Length': Buffer.byteLength(body),
+      'X-Request-Id': ex.origin.requestId,
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    ex.bytesSent = req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
   }
 
   function finish(ex: Exchange): void {

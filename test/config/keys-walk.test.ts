@@ -33,6 +33,7 @@ const CASES = 'test/conformance/cases.ts';
 const PRECISION = 'test/proxy/timeout-precision.test.ts';
 const BUFFERED_REQUEST = 'test/proxy/buffering-request.test.ts';
 const BUFFERED_RESPONSE = 'test/proxy/buffering-response.test.ts';
+const ROUTES = 'test/routes/routing.test.ts';
 
 const listen = [
   PROXY,
@@ -424,6 +425,14 @@ const walk: readonly Walked[] = [
         PROXY,
         "upstream.docker: the pool is the stack's running workers, listed from the engine on the configured socket, at the configured port",
       ],
+    ],
+  },
+  {
+    key: 'routes',
+    proofs: [
+      [ROUTES, 'routes: the host picks the pool (exact name, then a *.wildcard)'],
+      [ROUTES, 'the longest path prefix wins, and strip_prefix takes the prefix off before the pool'],
+      [ROUTES, 'a redirect route answers itself: Location is `to` with the stripped path and the query'],
     ],
   },
 ];
