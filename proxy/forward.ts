@@ -14,11 +14,13 @@ import { isIdempotent, nextUpstream, retriesAfter, retriesOnStatus } from './ret
 import { redirectLocation } from './routes/rewrite.js';
 import { routeRequest } from './routes/route-request.js';
 import type { Runtime } from './runtime.js';
+import { noRoute } from './status/metrics.js';
 import { type AttemptOwner, UpstreamAttempt } from './upstream-attempt.js';
 
 /** Told once per finished request; feeds metrics and the status page. */
 export interface ForwardObserver {
-  onResponse(upstream: Upstream | null, status: number, seconds: number): void;
+  /** `route`: the pool's route name, a static or redirect route's name, or `noRoute`. */
+  onResponse(route: string, upstream: Upstream | null, status: number, seconds: number): void;
 }
 
 export interface ForwarderOptions {
@@ -278,7 +280,7 @@ export function createForwarder(options: ForwarderOptions) {
     const { req, res } = ex;
     const status = res.writableFinished ? res.statusCode : res.headersSent ? res.statusCode : 499;
     const seconds = (performance.now() - ex.started) / 1000;
-    observer?.onResponse(ex.upstream, status, seconds);
+    observer?.onResponse(ex.backend?.name ?? ex.route?.config.name ?? noRoute, ex.upstream, status, seconds);
     const accessLog = options.accessLog;
     if (accessLog) {
       accessLog.write({

@@ -86,7 +86,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     : null;
 
   const status = createStatusListener({
-    getUpstreams: () => runtime.backends.flatMap((b) => b.pool.upstreams),
+    getPools: () => runtime.backends.map((b) => ({ route: b.name, upstreams: b.pool.upstreams })),
     getClientConnections: () => sockets.size,
     getUpstreamConnections: () => connectionCounts(runtime),
     getTempBytes: () => tempSpace.bytes,
@@ -103,8 +103,8 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       return accessLog;
     },
     observer: {
-      onResponse(upstream, code, seconds) {
-        status.observe(upstream?.address ?? noUpstream, code, seconds);
+      onResponse(route, upstream, code, seconds) {
+        status.observe(route, upstream?.address ?? noUpstream, code, seconds);
       },
     },
     isClosing: () => drainer.closing,

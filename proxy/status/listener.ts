@@ -4,13 +4,13 @@ import type { Registry } from 'prom-client';
 import type { StatusSnapshot } from '../../stack/status.js';
 import type { Upstream } from '../pool/upstream.js';
 import { createLatencyBook, defaultLatencySamples } from './latency.js';
-import { createMetrics, noUpstream, type UpstreamConnections } from './metrics.js';
+import { createMetrics, noUpstream, type PoolView, type UpstreamConnections } from './metrics.js';
 import { createStatusServer, type ExtraRoutes } from './server.js';
 import { buildStatusSnapshot } from './snapshot.js';
 
 export interface StatusListenerOptions {
-  /** The pool's upstreams now; called on each /status and /metrics request, never cached. */
-  getUpstreams: () => readonly Upstream[];
+  /** Every pool's upstreams now, by route; called on each /status and /metrics request, never cached. */
+  getPools: () => readonly PoolView[];
   getClientConnections: () => number;
   getUpstreamConnections: () => UpstreamConnections;
   /** Bytes of buffering temp files now. */
@@ -33,16 +33,16 @@ export interface StatusListener {
   registry: Registry;
   /**
    * Call once per client request, when its response has finished (or the client went away):
-   * the address of the upstream that answered last (`noUpstream` when none was reached), the
+   * its route (`noRoute` when none took it), the address of the upstream that answered last (`noUpstream` when none was reached), the
    * status sent, and the seconds since the request arrived. O(1), allocation-free after warm-up.
    */
-  observe(upstream: string, status: number, seconds: number): void;
+  observe(route: string, upstream: string, status: number, seconds: number): void;
   snapshot(): StatusSnapshot;
 }
 
 /** The status listener of the proxy: latency, metrics, snapshot and server, wired to one `observe`. */
 export function createStatusListener({
-  getUpstreams,
+  getPools,
   getClientConnections,
   getUpstreamConnections,
   getTempBytes = () => 0,
@@ -54,14 +54,14 @@ export function createStatusListener({
   getToken,
 }: StatusListenerOptions): StatusListener {
   const latency = createLatencyBook({ capacity: latencySamples });
-  const metrics = createMetrics({ getUpstreams, getClientConnections, getUpstreamConnections, getTempBytes });
+  const metrics = createMetrics({ getPools, getClientConnections, getUpstreamConnections, getTempBytes });
   let requests = 0;
 
   function snapshot(): StatusSnapshot {
-    const upstreams = getUpstreams();
+    const pools = getPools();
     // A pool swap may have dropped upstreams; their rings go with them.
-    latency.retain(upstreams.map((upstream) => upstream.address));
-    return buildStatusSnapshot({ upstreams, latency: latency.percentiles, startedAt, requests });
+    latency.retain(pools.flatMap((pool) => pool.upstreams.map((upstream) => upstream.address)));
+    return buildStatusSnapshot({ pools, latency: latency.percentiles, startedAt, requests });
   }
 
   const server = createStatusServer({
@@ -76,10 +76,10 @@ export function createStatusListener({
   return {
     server,
     registry: metrics.registry,
-    observe: function observeRequest(upstream, status, seconds) {
+    observe: function observeRequest(route, upstream, status, seconds) {
       requests++;
       if (upstream !== noUpstream) latency.record(upstream, seconds * 1000);
-      metrics.observe(upstream, status, seconds);
+      metrics.observe(route, upstream, status, seconds);
     },
     snapshot,
   };

@@ -25,6 +25,8 @@ export interface StatusPageModel {
 }
 
 export interface UpstreamRow {
+  /** The route whose pool it is in: the page starts a group at each new one. */
+  route: string;
   address: string;
   state: UpstreamState;
   /** Why it is down, or what 'backup' means, in words; empty when up. */
@@ -78,6 +80,7 @@ export function statusPageModel(snapshot: StatusSnapshot, refreshSeconds = 2): S
 function upstreamRow(upstream: UpstreamStatus, now: number): UpstreamRow {
   const { worker } = upstream;
   return {
+    route: upstream.route,
     address: upstream.address,
     state: upstream.state,
     detail: stateDetail(upstream, now),

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { packageRoot } from '../../config/index.js';
+import type { StatusSnapshot } from '../../stack/status.js';
 import {
   type HeadersEcho,
   head,
@@ -163,5 +164,42 @@ describe('routes: several apps behind one proxy', () => {
     assert.equal(answer.status, 200, answer.text);
     const body = echoIn(answer.text);
     assert.equal(body.worker.port, site.port);
+  });
+
+  test('status and metrics per route: /status groups upstreams by route, metrics carry a route label', async () => {
+    await request(proxy.port, { path: '/api/headers', headers: { host: 'site.test' } });
+    await request(proxy.port, { path: '/', headers: { host: 'nowhere.test' } });
+    const status = json<StatusSnapshot>(
+      await request(proxy.statusPort, { path: '/status', headers: { accept: 'application/json' } }),
+    );
+    assert.deepEqual(
+      status.upstreams.map((u) => [u.route, u.address]),
+      [
+        ['default', `127.0.0.1:${site.port}`],
+        ['api', `127.0.0.1:${api.port}`],
+        ['hello', `127.0.0.1:${hello.port}`],
+      ],
+    );
+    const page = (await request(proxy.statusPort, { path: '/status' })).text;
+    for (const route of ['default', 'api', 'hello']) assert.ok(page.includes(`data-route="${route}"`), route);
+    const metrics = (await request(proxy.statusPort, { path: '/metrics' })).text;
+    assert.match(
+      metrics,
+      new RegExp(
+        `^gatehouse_requests_total\\{route="api",upstream="127\\.0\\.0\\.1:${api.port}",code_class="2xx"\\} [1-9]`,
+        'm',
+      ),
+    );
+    assert.match(
+      metrics,
+      /^gatehouse_requests_total\{route="none",upstream="none",code_class="4xx"\} [1-9]/m,
+    );
+    assert.match(
+      metrics,
+      new RegExp(
+        `^gatehouse_upstream_healthy\\{route="hello",upstream="127\\.0\\.0\\.1:${hello.port}"\\} 1`,
+        'm',
+      ),
+    );
   });
 });
