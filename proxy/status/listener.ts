@@ -2,7 +2,6 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { StatusSnapshot } from '../../stack/status.js';
-import type { Upstream } from '../pool/upstream.js';
 import { createLatencyBook, defaultLatencySamples } from './latency.js';
 import { createMetrics, noUpstream, type PoolView, type UpstreamConnections } from './metrics.js';
 import { createStatusServer, type ExtraRoutes } from './server.js';
