@@ -72,6 +72,9 @@ export function createForwarder(options: ForwarderOptions) {
     ex.backend = route.backend;
     ex.target = routing.forwarded;
     if (route.config.target.kind === 'redirect') return redirect(ex, route.config.target);
+    // The loader refuses static routes until the file server exists; never reach attempt() without a pool.
+    if (!route.backend)
+      return reject(ex, new ProxyError('GH_ERR_NO_ROUTE', `route ${route.config.name} has no pool`));
 
     // Before the body counts as one (no lingering close): nothing reads it, and Node drains it
     // after the answer.

@@ -63,19 +63,17 @@ describe('config routes', () => {
     );
   });
 
-  test('static and redirect targets resolve their settings', () => {
-    const config = testConfig({
-      routes: [
-        { path: '/static/', static: { root: 'app/site', expires: '1h', immutable: true } },
-        { path: '/old/', redirect: { to: 'https://b.example/new' } },
-      ],
-    });
-    const [files, old] = config.routes;
-    assert.ok(files?.target.kind === 'static');
-    assert.equal(files.target.expires, 3_600_000);
-    assert.ok(files.target.root.endsWith('/app/site'));
+  test('a redirect target resolves its settings; a static route is refused until the file server exists', () => {
+    const config = testConfig({ routes: [{ path: '/old/', redirect: { to: 'https://b.example/new' } }] });
+    const old = config.routes[0];
     assert.ok(old?.target.kind === 'redirect');
     assert.equal(old.target.status, 301);
+    assert.equal(old.target.to, 'https://b.example/new');
+    problemAt(
+      problems({ routes: [{ path: '/static/', static: { root: 'app/site' } }] }),
+      'routes.0.static',
+      /not served yet/,
+    );
   });
 
   test('gatehouse check: the same host and path twice is rejected at the second route, as unreachable', () => {
@@ -95,7 +93,12 @@ describe('config routes', () => {
   test('two targets on one route, a strip_prefix without a trailing slash, a duplicate name: each with its key', () => {
     const list = problems({
       routes: [
-        { name: 'x', path: '/a/', static: { root: '.' }, redirect: { to: '/' } },
+        {
+          name: 'x',
+          path: '/a/',
+          upstream: { servers: [{ address: '127.0.0.1:7003' }] },
+          redirect: { to: '/' },
+        },
         { name: 'x', path: '/b', strip_prefix: true },
       ],
     });
