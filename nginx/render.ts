@@ -3,6 +3,7 @@ import { type Config, formatAddress, formatDuration, formatSize, packageRoot } f
 import { indent } from './indent.js';
 import { renderBuffering } from './render-buffering.js';
 import { renderMaps } from './render-maps.js';
+import { renderRouteServers, renderRouteUpstreams } from './render-routes.js';
 import { renderUpstream } from './render-upstream.js';
 
 export type NginxTarget = 'host' | 'compose';
@@ -37,6 +38,7 @@ export function renderNginx(config: Config, options: RenderOptions): string {
     '',
     ...renderUpstream(config, target),
     '',
+    ...renderRouteUpstreams(config, target),
     ...renderMaps(config),
     '',
     ...renderLogFormat(config),
@@ -112,9 +114,32 @@ function renderAccessLog(config: Config): string {
 }
 
 function renderProxyServer(config: Config, compose: boolean): string[] {
-  const { timeouts, retries } = config;
-  const listen = compose ? String(config.listen.port) : formatAddress(config.listen);
-  const nextUpstream = retries.nextUpstream.length > 0 ? retries.nextUpstream.join(' ') : 'off';
+  if (config.routes.length > 0)
+    return renderRouteServers(config, compose, {
+      listen: listenOf(config, compose),
+      server: serverDirectives,
+      proxy: proxyDirectives,
+      errorPages: errorPageLocations,
+    });
+  const body = [
+    `listen ${listenOf(config, compose)};`,
+    ...serverDirectives(config),
+    '',
+    'location / {',
+    ...indent(proxyDirectives(config, compose, 'http://gatehouse')),
+    '}',
+    ...errorPageLocations(),
+  ];
+  return ['server {', ...indent(body), '}'];
+}
+
+function listenOf(config: Config, compose: boolean): string {
+  return compose ? String(config.listen.port) : formatAddress(config.listen);
+}
+
+/** What every server block of the proxy listener says, whatever its locations: logs, trust, client limits, error pages. */
+function serverDirectives(config: Config): string[] {
+  const { timeouts } = config;
   const realip =
     config.trustedProxies.length === 0
       ? ['# No trusted proxies: X-Forwarded-For, X-Real-IP and X-Request-Id from clients are not believed.']
@@ -124,8 +149,7 @@ function renderProxyServer(config: Config, compose: boolean): string[] {
           'real_ip_header X-Forwarded-For;',
           'real_ip_recursive on;',
         ];
-  const body = [
-    `listen ${listen};`,
+  return [
     renderAccessLog(config),
     '',
     ...realip,
@@ -144,50 +168,56 @@ function renderProxyServer(config: Config, compose: boolean): string[] {
     'add_header X-Request-Id $gatehouse_request_id always;',
     '',
     ...ERROR_PAGES.map(([status]) => `error_page ${status} @gatehouse_${status};`),
-    '',
-    'location / {',
-    ...indent([
-      'proxy_pass http://gatehouse;',
-      '# HTTP/1.1 with an empty Connection header keeps upstream connections alive for reuse.',
-      'proxy_http_version 1.1;',
-      '',
-      '# The behaviour contract: what a worker may trust.',
-      'proxy_set_header Host $gatehouse_host;',
-      'proxy_set_header X-Real-IP $remote_addr;',
-      'proxy_set_header X-Forwarded-For $gatehouse_forwarded_for;',
-      'proxy_set_header X-Forwarded-Proto $gatehouse_forwarded_proto;',
-      'proxy_set_header X-Request-Id $gatehouse_request_id;',
-      '',
-      '# Hop-by-hop headers are not forwarded; Upgrade only for a WebSocket handshake (never h2c).',
-      '# nginx already drops Keep-Alive, TE and Expect; it cannot drop headers named in Connection.',
-      'proxy_set_header Connection $gatehouse_connection;',
-      'proxy_set_header Upgrade $gatehouse_upgrade;',
-      'proxy_set_header Proxy-Connection "";',
-      'proxy_set_header Proxy-Authorization "";',
-      'proxy_set_header Trailer "";',
-      'proxy_hide_header Proxy-Authenticate;',
-      '',
-      '# Upstream timeouts. nginx applies read/send to WebSocket tunnels too: it has no',
-      `# separate idle timeout (our proxy closes an idle tunnel after ${formatDuration(timeouts.websocketIdle)}).`,
-      `proxy_connect_timeout ${formatDuration(timeouts.connect)};`,
-      `proxy_read_timeout ${formatDuration(timeouts.read)};`,
-      `proxy_send_timeout ${formatDuration(timeouts.send)};`,
-      '',
-      '# Retries: without non_idempotent, a POST/PATCH/LOCK that reached a worker is never re-sent.',
-      `proxy_next_upstream ${nextUpstream};`,
-      `proxy_next_upstream_tries ${retries.tries};`,
-      '',
-      ...renderBuffering(config, compose ? 'compose' : 'host'),
-    ]),
-    '}',
-    ...ERROR_PAGES.flatMap(([status, text]) => [
-      '',
-      `location @gatehouse_${status} {`,
-      ...indent(['default_type text/html;', `return ${status} '${errorPage(status, text)}';`]),
-      '}',
-    ]),
   ];
-  return ['server {', ...indent(body), '}'];
+}
+
+/** A location that proxies to `pass` (a trailing "/" strips the location's prefix, as nginx does). */
+function proxyDirectives(config: Config, compose: boolean, pass: string): string[] {
+  const { timeouts, retries } = config;
+  const nextUpstream = retries.nextUpstream.length > 0 ? retries.nextUpstream.join(' ') : 'off';
+  return [
+    `proxy_pass ${pass};`,
+    '# HTTP/1.1 with an empty Connection header keeps upstream connections alive for reuse.',
+    'proxy_http_version 1.1;',
+    '',
+    '# The behaviour contract: what a worker may trust.',
+    'proxy_set_header Host $gatehouse_host;',
+    'proxy_set_header X-Real-IP $remote_addr;',
+    'proxy_set_header X-Forwarded-For $gatehouse_forwarded_for;',
+    'proxy_set_header X-Forwarded-Proto $gatehouse_forwarded_proto;',
+    'proxy_set_header X-Request-Id $gatehouse_request_id;',
+    '',
+    '# Hop-by-hop headers are not forwarded; Upgrade only for a WebSocket handshake (never h2c).',
+    '# nginx already drops Keep-Alive, TE and Expect; it cannot drop headers named in Connection.',
+    'proxy_set_header Connection $gatehouse_connection;',
+    'proxy_set_header Upgrade $gatehouse_upgrade;',
+    'proxy_set_header Proxy-Connection "";',
+    'proxy_set_header Proxy-Authorization "";',
+    'proxy_set_header Trailer "";',
+    'proxy_hide_header Proxy-Authenticate;',
+    '',
+    '# Upstream timeouts. nginx applies read/send to WebSocket tunnels too: it has no',
+    `# separate idle timeout (our proxy closes an idle tunnel after ${formatDuration(timeouts.websocketIdle)}).`,
+    `proxy_connect_timeout ${formatDuration(timeouts.connect)};`,
+    `proxy_read_timeout ${formatDuration(timeouts.read)};`,
+    `proxy_send_timeout ${formatDuration(timeouts.send)};`,
+    '',
+    '# Retries: without non_idempotent, a POST/PATCH/LOCK that reached a worker is never re-sent.',
+    `proxy_next_upstream ${nextUpstream};`,
+    `proxy_next_upstream_tries ${retries.tries};`,
+    '',
+    ...renderBuffering(config, compose ? 'compose' : 'host'),
+  ];
+}
+
+/** The named locations every server block's error_page lines point at. */
+function errorPageLocations(): string[] {
+  return ERROR_PAGES.flatMap(([status, text]) => [
+    '',
+    `location @gatehouse_${status} {`,
+    ...indent(['default_type text/html;', `return ${status} '${errorPage(status, text)}';`]),
+    '}',
+  ]);
 }
 
 function errorPage(status: number, text: string): string {
