@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { WebSocket } from 'ws';
 import { packageRoot } from '../../config/index.js';
 import type { StatusSnapshot } from '../../stack/status.js';
 import {
@@ -13,6 +15,7 @@ import {
   startProxyProcess,
 } from '../helpers/proxy.js';
 import { createRawBackend, headerValue, type RawBackend } from '../helpers/raw-backend.js';
+import { assertEchoes } from '../helpers/websocket.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
 /**
@@ -164,6 +167,13 @@ describe('routes: several apps behind one proxy', () => {
     assert.equal(answer.status, 200, answer.text);
     const body = echoIn(answer.text);
     assert.equal(body.worker.port, site.port);
+  });
+
+  test('a WebSocket handshake takes its route too: /api/ws reaches the api worker as /ws and echoes', async (t) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${proxy.port}/api/ws`, { headers: { host: 'site.test' } });
+    t.after(() => ws.terminate());
+    await once(ws, 'open');
+    await assertEchoes(ws, 'through the api route');
   });
 
   test('status and metrics per route: /status groups upstreams by route, metrics carry a route label', async () => {
