@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatAddress } from '../config/index.js';
+import { formatAddress, type RouteTarget } from '../config/index.js';
 import { certificateReports } from '../proxy/tls/certificates.js';
 import { loadConfigOrExit } from './load-or-exit.js';
 
@@ -16,6 +16,8 @@ export function registerCheck(program: Command): void {
       console.log(`${config.source ?? 'default config'}: ok`);
       console.log(`  listen ${formatAddress(config.listen)}, status ${formatAddress(config.status.listen)}`);
       console.log(`  upstream ${config.upstream.balance}: ${pool}`);
+      for (const route of config.routes)
+        console.log(`  route ${route.name}: ${describeTarget(route.target)}`);
       if (!config.tls) return;
       // Every pair is read as the TLS listener would: a file it could not serve fails the check.
       console.log(`  tls ${formatAddress(config.tls.listen)}${config.tls.http2 ? ' (h2, http/1.1)' : ''}`);
@@ -31,4 +33,17 @@ export function registerCheck(program: Command): void {
         console.log(`  acme ${config.tls.acme.directory}: ${config.tls.acme.domains.join(', ')}`);
       if (failed) process.exitCode = 1;
     });
+}
+
+function describeTarget(target: RouteTarget): string {
+  switch (target.kind) {
+    case 'static':
+      return `static ${target.root}`;
+    case 'redirect':
+      return `redirect ${target.status} ${target.to}`;
+    default:
+      return target.pool === 'default'
+        ? 'the top-level upstream'
+        : `upstream ${target.upstream.balance}: ${target.upstream.servers.map((s) => s.address).join(', ') || 'discovered'}`;
+  }
 }

@@ -9,10 +9,12 @@ import { formatAddress, parseAddress, parseCidr } from './address.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { isConfigObject, mergeConfigDocs } from './merge.js';
 import { defaultConfigFile, projectRoot } from './paths.js';
+import { resolveRoutes } from './routes.js';
 import { configSchema } from './schema.js';
 import { resolveTls } from './tls.js';
-import type { Address, Config, ServerConfig } from './types.js';
+import type { Address, Config } from './types.js';
 import { parseDuration, parseSize } from './units.js';
+import { resolveUpstream, resolveWorkers } from './upstream.js';
 
 export interface LoadOptions {
   /** Config file; else $GATEHOUSE_CONFIG; else the embedded default. */
@@ -168,77 +170,14 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     return parsed;
   };
 
-  const maxFails = get('upstream.max_fails') as number;
-  const failTimeout = ms('upstream.fail_timeout');
-  const rawServers = (get('upstream.servers') as Raw[]) ?? [];
-  const resolveRaw = get('upstream.resolve') as Raw | null | undefined;
-  const dockerRaw = get('upstream.docker') as Raw | null | undefined;
-  const workers = {
-    count: get('workers.count') as number,
-    host: get('workers.host') as string,
-    port: get('workers.port') as number,
-    app: (get('workers.app') as string | null) ?? null,
-    diagnostics: get('workers.diagnostics') as boolean,
-    bodyLimit: bytes('workers.body_limit'),
-    gracePeriod: ms('workers.grace_period'),
-    keepaliveTimeout: ms('workers.keepalive_timeout'),
-    maxMemory: get('workers.max_memory') as string,
-    concurrency: (get('workers.concurrency') as number | null | undefined) ?? null,
-    timeout: ms('workers.timeout'),
-  };
-
-  let servers: ServerConfig[];
-  if (rawServers.length > 0) {
-    servers = rawServers.map((s, i) => {
-      const { host, port } = addr(`upstream.servers.${i}.address`, s.address, false);
-      return {
-        address: formatAddress({ host, port }),
-        host,
-        port,
-        weight: (s.weight as number | undefined) ?? 1,
-        maxFails: (s.max_fails as number | undefined) ?? maxFails,
-        failTimeout: s.fail_timeout === undefined ? failTimeout : (parseDuration(s.fail_timeout) ?? 0),
-        backup: (s.backup as boolean | undefined) ?? false,
-      };
-    });
-  } else if (resolveRaw || dockerRaw) {
-    servers = [];
-  } else {
-    // The default pool: one server per pre-started worker.
-    servers = Array.from({ length: workers.count }, (_, i) => {
-      const port = workers.port + i;
-      if (port > 65535)
-        problems.push({ path: 'workers.port', message: `worker ${i} would listen on port ${port}` });
-      return {
-        address: formatAddress({ host: workers.host, port }),
-        host: workers.host,
-        port,
-        weight: 1,
-        maxFails,
-        failTimeout,
-        backup: false,
-      };
-    });
-  }
-  if ([rawServers.length > 0, Boolean(resolveRaw), Boolean(dockerRaw)].filter(Boolean).length > 1) {
-    problems.push({
-      path: 'upstream',
-      message: 'give one of upstream.servers, upstream.resolve or upstream.docker',
-    });
-  }
-  if (servers.length > 0 && servers.every((s) => s.backup)) {
-    problems.push({ path: 'upstream.servers', message: 'at least one server must not be a backup' });
-  }
-  if (
-    servers.some((s) => s.backup) &&
-    get('upstream.balance') !== 'round_robin' &&
-    get('upstream.balance') !== 'least_conn'
-  ) {
-    problems.push({
-      path: 'upstream.balance',
-      message: 'backup servers work with round_robin and least_conn only (as in nginx)',
-    });
-  }
+  const workers = resolveWorkers(get('workers'));
+  const upstream = resolveUpstream(
+    get('upstream'),
+    workers,
+    { upstream: 'upstream', workers: 'workers' },
+    problems,
+  );
+  const routes = resolveRoutes(raw, { workers, upstream }, problems);
 
   const trustedProxies = (get('trusted_proxies') as string[]).map((cidr, i) => {
     if (!parseCidr(cidr))
@@ -248,28 +187,6 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
       });
     return cidr;
   });
-
-  const health = {
-    enabled: get('upstream.health.enabled') as boolean,
-    path: get('upstream.health.path') as string,
-    interval: ms('upstream.health.interval'),
-    timeout: ms('upstream.health.timeout'),
-    rise: get('upstream.health.rise') as number,
-    fall: get('upstream.health.fall') as number,
-  };
-  if (health.enabled && health.timeout >= health.interval) {
-    problems.push({
-      path: 'upstream.health.timeout',
-      message: `must be shorter than upstream.health.interval (${health.interval} ms)`,
-    });
-  }
-  const upstreamKeepaliveTimeout = ms('upstream.keepalive_timeout');
-  if (workers.keepaliveTimeout <= upstreamKeepaliveTimeout) {
-    problems.push({
-      path: 'workers.keepalive_timeout',
-      message: `must be longer than upstream.keepalive_timeout (${upstreamKeepaliveTimeout} ms), so the proxy closes an idle connection before the worker does and never sends on a socket the worker is closing`,
-    });
-  }
 
   const listen = addr('listen');
   const statusListen = addr('status.listen');
@@ -300,30 +217,7 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     instances: get('instances') as number,
     status: { listen: statusListen, token: statusToken },
     workers,
-    upstream: {
-      servers,
-      serversFromWorkers: rawServers.length === 0 && !resolveRaw && !dockerRaw,
-      resolve: resolveRaw
-        ? {
-            host: resolveRaw.host as string,
-            port: resolveRaw.port as number,
-            interval: parseDuration(resolveRaw.interval ?? '5s') ?? 5000,
-          }
-        : null,
-      docker: dockerRaw
-        ? {
-            stack: dockerRaw.stack as string,
-            port: (dockerRaw.port as number | undefined) ?? 3000,
-            socket: (dockerRaw.socket as string | undefined) ?? '/var/run/docker.sock',
-          }
-        : null,
-      balance: get('upstream.balance') as Config['upstream']['balance'],
-      keepalive: get('upstream.keepalive') as number,
-      keepaliveTimeout: upstreamKeepaliveTimeout,
-      maxFails,
-      failTimeout,
-      health,
-    },
+    upstream,
     timeouts: {
       connect: ms('timeouts.connect'),
       read: ms('timeouts.read'),
@@ -355,6 +249,7 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     },
     logLevel: get('log_level') as Config['logLevel'],
     tls,
+    routes,
   };
 }
 

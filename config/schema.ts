@@ -1,4 +1,7 @@
+import { routesSchema } from './route-schema.js';
+import { address, count, duration, size } from './schema-refs.js';
 import { durationPattern, sizePattern } from './units.js';
+import { upstreamSchema, workersSchema } from './upstream-schema.js';
 
 /**
  * The JSON Schema of the config file (snake_case keys, as written). Published as
@@ -7,10 +10,6 @@ import { durationPattern, sizePattern } from './units.js';
  * friendlier message than the validator's has a $defs entry whose description says what
  * was expected.
  */
-const duration = { $ref: '#/$defs/duration' };
-const size = { $ref: '#/$defs/size' };
-const count = (minimum: number) => ({ type: 'integer', minimum });
-const address = { $ref: '#/$defs/address' };
 
 export const configSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -66,67 +65,8 @@ export const configSchema = {
         },
       },
     },
-    workers: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        count: count(1),
-        host: { type: 'string', minLength: 1 },
-        port: { type: 'integer', minimum: 0, maximum: 65535 },
-        app: { type: ['string', 'null'] },
-        diagnostics: { type: 'boolean' },
-        body_limit: size,
-        grace_period: duration,
-        keepalive_timeout: duration,
-        max_memory: { type: 'string', pattern: '^\\d+[KMG]?$' },
-        concurrency: { anyOf: [count(1), { type: 'null' }] },
-        timeout: duration,
-      },
-    },
-    upstream: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        servers: { type: 'array', items: { $ref: '#/$defs/server' } },
-        resolve: {
-          type: ['object', 'null'],
-          additionalProperties: false,
-          required: ['host', 'port'],
-          properties: {
-            host: { type: 'string', minLength: 1 },
-            port: { type: 'integer', minimum: 1, maximum: 65535 },
-            interval: duration,
-          },
-        },
-        docker: {
-          type: ['object', 'null'],
-          additionalProperties: false,
-          required: ['stack'],
-          properties: {
-            stack: { type: 'string', pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$' },
-            port: { type: 'integer', minimum: 1, maximum: 65535 },
-            socket: { type: 'string', minLength: 1 },
-          },
-        },
-        balance: { enum: ['round_robin', 'least_conn', 'ip_hash', 'random'] },
-        keepalive: count(0),
-        keepalive_timeout: duration,
-        max_fails: count(0),
-        fail_timeout: duration,
-        health: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            enabled: { type: 'boolean' },
-            path: { type: 'string', pattern: '^/' },
-            interval: duration,
-            timeout: duration,
-            rise: count(1),
-            fall: count(1),
-          },
-        },
-      },
-    },
+    workers: workersSchema,
+    upstream: upstreamSchema,
     timeouts: {
       type: 'object',
       additionalProperties: false,
@@ -218,5 +158,7 @@ export const configSchema = {
         },
       },
     },
+    // Several apps behind one front (config/route-schema.ts); absent = the one pool above.
+    routes: routesSchema,
   },
 } as const;

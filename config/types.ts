@@ -155,6 +155,8 @@ export interface Config {
   logLevel: LogLevel;
   /** HTTPS and HTTP/2 beside the plain listener; null = off. */
   tls: TlsConfig | null;
+  /** Several apps behind one front; empty = the top-level pool serves every request. */
+  routes: readonly RouteConfig[];
 }
 
 /**
@@ -192,4 +194,49 @@ export interface TlsConfig {
   /** Strict-Transport-Security max-age in seconds; 0 = no header. */
   hsts: number;
   acme: AcmeConfig | null;
+}
+
+/**
+ * One route (config `routes:`): nginx's `server_name` + `location`. The proxy (proxy/routes/), the
+ * nginx renderer and the pm2 ecosystem read the same list.
+ */
+export interface RouteConfig {
+  /** `name`, else host + path ("api.example.com/v1/"; "*" for any host): metrics, status, nginx. */
+  name: string;
+  /** Exact ("a.example.com"), leading wildcard ("*.example.com"), or null = any host. Lower case. */
+  host: string | null;
+  /** Path prefix, nginx `location /prefix` (a plain string prefix, as nginx compares). */
+  path: string;
+  /** The prefix is cut off before the request goes on (nginx `proxy_pass http://pool/;`). */
+  stripPrefix: boolean;
+  target: RouteTarget;
+}
+
+export type RouteTarget = RoutePoolTarget | RouteStaticTarget | RouteRedirectTarget;
+
+export interface RoutePoolTarget {
+  kind: 'pool';
+  /** This route's own pool, or the top-level one (`default`: the route gave no upstream). */
+  pool: 'default' | 'own';
+  /** The top-level sections' values with the route's own keys over them. */
+  upstream: UpstreamConfig;
+  workers: WorkersConfig;
+  /** The route starts its own workers (it has a `workers:` key and its upstream lists no servers). */
+  localWorkers: boolean;
+}
+
+export interface RouteStaticTarget {
+  kind: 'static';
+  /** Absolute folder the files are served from. */
+  root: string;
+  /** Cache-Control max-age in ms; null = no Cache-Control (`expires: off`). */
+  expires: number | null;
+  immutable: boolean;
+}
+
+export interface RouteRedirectTarget {
+  kind: 'redirect';
+  /** URL or path; the request's path (without the prefix when strip_prefix) and query follow it. */
+  to: string;
+  status: 301 | 302 | 303 | 307 | 308;
 }

@@ -18,9 +18,17 @@ export function renderMaps(config: Config): string[] {
       ...config.trustedProxies.map((cidr): [string, string] => [cidr, '1']),
     ]),
     '',
-    '# Host as the client sent it, port included ($host drops the port); $host when the client sent none.',
-    ...block('map $http_host $gatehouse_host', [
-      ['""', '$host'],
+    '# An absolute-form target (GET http://a.example/x) names the host: it wins over Host (RFC 9112 3.2.2).',
+    ...block('map $request $gatehouse_target_authority', [
+      ['"~^\\S+ https?://(?<gatehouse_authority>[^/?#\\s]+)"', '$gatehouse_authority'],
+      ['default', '""'],
+    ]),
+    '',
+    '# Host as the client sent it, port included ($host drops the port); $host when the client sent none;',
+    "# the target's authority when it had one.",
+    ...block('map "$gatehouse_target_authority|$http_host" $gatehouse_host', [
+      ['"~^(?<gatehouse_named>[^|]+)\\|"', '$gatehouse_named'],
+      ['"|"', '$host'],
       ['default', '$http_host'],
     ]),
     '',

@@ -1,4 +1,4 @@
-import { type BalanceName, type Config, formatDuration } from '../config/index.js';
+import { type BalanceName, type Config, formatDuration, type UpstreamConfig } from '../config/index.js';
 import { indent } from './indent.js';
 import type { NginxTarget } from './render.js';
 
@@ -19,9 +19,9 @@ function serverParams(weight: number, maxFails: number, failTimeout: number, bac
   return params.join(' ');
 }
 
-function renderServers(config: Config, target: NginxTarget): string[] {
-  const { upstream } = config;
-  const named = target === 'compose' ? (upstream.resolve ?? COMPOSE_DEFAULT_RESOLVE) : upstream.resolve;
+function renderServers(upstream: UpstreamConfig, target: NginxTarget, isDefault: boolean): string[] {
+  const named =
+    target === 'compose' && isDefault ? (upstream.resolve ?? COMPOSE_DEFAULT_RESOLVE) : upstream.resolve;
   if (named) {
     const params = serverParams(1, upstream.maxFails, upstream.failTimeout, false);
     return [
@@ -45,7 +45,16 @@ function renderServers(config: Config, target: NginxTarget): string[] {
 
 /** The upstream block: every server with its weight and passive-health limits, balancing, keep-alive. */
 export function renderUpstream(config: Config, target: NginxTarget): string[] {
-  const { upstream } = config;
+  return renderUpstreamBlock(config.upstream, 'gatehouse', target, true);
+}
+
+/** One pool's upstream block, named `name` (the top-level pool's is "gatehouse", a route's own pool's its own). */
+export function renderUpstreamBlock(
+  upstream: UpstreamConfig,
+  name: string,
+  target: NginxTarget,
+  isDefault: boolean,
+): string[] {
   const balance = BALANCE[upstream.balance];
   const keepalive =
     upstream.keepalive > 0
@@ -58,8 +67,8 @@ export function renderUpstream(config: Config, target: NginxTarget): string[] {
   return [
     `# The worker pool, balanced ${upstream.balance.replace('_', ' ')}. nginx open source has no active health`,
     '# checks: a server is taken out only after max_fails failed requests within fail_timeout.',
-    'upstream gatehouse {',
-    ...indent([...renderServers(config, target), ...(balance ? [balance] : []), ...keepalive]),
+    `upstream ${name} {`,
+    ...indent([...renderServers(upstream, target, isDefault), ...(balance ? [balance] : []), ...keepalive]),
     '}',
   ];
 }

@@ -3,6 +3,7 @@ import { type Config, formatAddress, formatDuration, formatSize, packageRoot } f
 import { indent } from './indent.js';
 import { renderBuffering } from './render-buffering.js';
 import { renderMaps } from './render-maps.js';
+import { renderRouteServers, renderRouteUpstreams } from './render-routes.js';
 import { type RenderTlsOptions, renderTlsServers } from './render-tls.js';
 import { renderUpstream } from './render-upstream.js';
 
@@ -43,6 +44,7 @@ export function renderNginx(config: Config, options: RenderOptions): string {
     '',
     ...renderUpstream(config, target),
     '',
+    ...renderRouteUpstreams(config, target),
     ...renderMaps(config),
     '',
     ...renderLogFormat(config),
@@ -118,15 +120,39 @@ function renderAccessLog(config: Config): string {
 }
 
 function renderProxyServer(config: Config, compose: boolean): string[] {
-  const listen = compose ? String(config.listen.port) : formatAddress(config.listen);
-  return ['server {', ...indent([`listen ${listen};`, ...serverBody(config, compose)]), '}'];
+  if (config.routes.length > 0)
+    return renderRouteServers(config, compose, {
+      listen: listenOf(config, compose),
+      server: serverDirectives,
+      proxy: proxyDirectives,
+      errorPages: errorPageLocations,
+    });
+  return [
+    'server {',
+    ...indent([`listen ${listenOf(config, compose)};`, ...serverBody(config, compose)]),
+    '}',
+  ];
+}
+
+function listenOf(config: Config, compose: boolean): string {
+  return compose ? String(config.listen.port) : formatAddress(config.listen);
 }
 
 /**
- * The proxy server's directives after its listen line: the plain server's and each TLS server's.
- * `locations` replaces `location /` (the plain server of a redirecting TLS setup has its own).
+ * A whole server block's directives after its listen line (render-tls.ts: the plain server and each
+ * TLS server). `locations` replaces `location /` (the plain server of a redirecting TLS setup has its own).
  */
 export function serverBody(config: Config, compose: boolean, locations?: string[]): string[] {
+  return [
+    ...serverDirectives(config),
+    '',
+    ...(locations ?? ['location / {', ...indent(proxyDirectives(config, compose)), '}']),
+    ...errorPageLocations(),
+  ];
+}
+
+/** What every server block of the proxy listener says, whatever its locations: logs, trust, client limits, error pages. */
+function serverDirectives(config: Config): string[] {
   const { timeouts } = config;
   const realip =
     config.trustedProxies.length === 0
@@ -156,23 +182,15 @@ export function serverBody(config: Config, compose: boolean, locations?: string[
     'add_header X-Request-Id $gatehouse_request_id always;',
     '',
     ...ERROR_PAGES.map(([status]) => `error_page ${status} @gatehouse_${status};`),
-    '',
-    ...(locations ?? ['location / {', ...indent(proxyDirectives(config, compose)), '}']),
-    ...ERROR_PAGES.flatMap(([status, text]) => [
-      '',
-      `location @gatehouse_${status} {`,
-      ...indent(['default_type text/html;', `return ${status} '${errorPage(status, text)}';`]),
-      '}',
-    ]),
   ];
 }
 
-/** What a location that passes requests on says: to the pool, or to `target` (an http:// URL). */
-export function proxyDirectives(config: Config, compose: boolean, target = 'http://gatehouse'): string[] {
+/** A location that proxies to `pass` (a trailing "/" strips the location's prefix, as nginx does). */
+export function proxyDirectives(config: Config, compose: boolean, pass = 'http://gatehouse'): string[] {
   const { timeouts, retries } = config;
   const nextUpstream = retries.nextUpstream.length > 0 ? retries.nextUpstream.join(' ') : 'off';
   return [
-    `proxy_pass ${target};`,
+    `proxy_pass ${pass};`,
     '# HTTP/1.1 with an empty Connection header keeps upstream connections alive for reuse.',
     'proxy_http_version 1.1;',
     '',
@@ -204,6 +222,16 @@ export function proxyDirectives(config: Config, compose: boolean, target = 'http
     '',
     ...renderBuffering(config, compose ? 'compose' : 'host'),
   ];
+}
+
+/** The named locations every server block's error_page lines point at. */
+function errorPageLocations(): string[] {
+  return ERROR_PAGES.flatMap(([status, text]) => [
+    '',
+    `location @gatehouse_${status} {`,
+    ...indent(['default_type text/html;', `return ${status} '${errorPage(status, text)}';`]),
+    '}',
+  ]);
 }
 
 function errorPage(status: number, text: string): string {

@@ -15,6 +15,7 @@ export type ProxyErrorCode =
   | 'GH_ERR_BUFFER_WRITE' // a request body's temp file could not be written
   | 'GH_ERR_CLIENT_TIMEOUT'
   | 'GH_ERR_BAD_REQUEST'
+  | 'GH_ERR_NO_ROUTE' // no route for the host and path (nginx's default server, or no location)
   | 'GH_ERR_HEADER_TOO_LARGE';
 
 const STATUS: Record<ProxyErrorCode, number> = {
@@ -30,6 +31,7 @@ const STATUS: Record<ProxyErrorCode, number> = {
   GH_ERR_BUFFER_WRITE: 500,
   GH_ERR_CLIENT_TIMEOUT: 408,
   GH_ERR_BAD_REQUEST: 400,
+  GH_ERR_NO_ROUTE: 404,
   GH_ERR_HEADER_TOO_LARGE: 431,
 };
 
@@ -91,7 +93,13 @@ export function toProxyError(err: unknown, requestSent: boolean): ProxyError {
 }
 
 const REASONS: Record<number, string> = {
+  301: 'Moved Permanently',
+  302: 'Found',
+  303: 'See Other',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
   400: 'Bad Request',
+  404: 'Not Found',
   408: 'Request Timeout',
   413: 'Content Too Large',
   431: 'Request Header Fields Too Large',

@@ -4,7 +4,7 @@ import type { ProxyError } from './errors.js';
 import type { Upstream } from './pool/upstream.js';
 import type { RequestOrigin } from './prologue.js';
 import type { AttemptsSoFar } from './retry.js';
-import type { Runtime } from './runtime.js';
+import type { Backend, Route, Runtime } from './runtime.js';
 import type { UpstreamAttempt } from './upstream-attempt.js';
 
 /** One client request's journey through one or more upstream attempts. */
@@ -14,6 +14,12 @@ export interface Exchange extends AttemptsSoFar {
   /** The settings this request started with (a reload does not change them under it). */
   readonly runtime: Runtime;
   readonly origin: RequestOrigin;
+  /** The route the request took (null until routed, or when no route answers). */
+  route: Route | null;
+  /** The route's pool; null for a route served without one (redirect, static). */
+  backend: Backend | null;
+  /** Path and query as they go to the pool: origin form, prefix stripped when the route says so. */
+  target: string;
   readonly started: number;
   /** The request has a body (Content-Length over 0, or chunked). */
   hasBody: boolean;
@@ -49,6 +55,9 @@ export function createExchange(
     res,
     runtime,
     origin,
+    route: null,
+    backend: null,
+    target: req.url ?? '/',
     started: performance.now(),
     hasBody: false,
     countBody: false,

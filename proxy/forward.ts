@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouteRedirectTarget } from '../config/index.js';
 import type { Logger } from '../process/logger.js';
 import type { AccessLog } from './access-log.js';
 import { RequestBody, readRequestBody } from './buffering/request-body.js';
@@ -11,12 +12,16 @@ import { NO_EXCLUSIONS } from './pool/balancer.js';
 import type { Upstream } from './pool/upstream.js';
 import { requestPrologue } from './prologue.js';
 import { isIdempotent, nextUpstream, retriesAfter, retriesOnStatus } from './retry.js';
+import { redirectLocation } from './routes/rewrite.js';
+import { routeRequest } from './routes/route-request.js';
 import type { Runtime } from './runtime.js';
+import { noRoute } from './status/metrics.js';
 import { type AttemptOwner, UpstreamAttempt } from './upstream-attempt.js';
 
 /** Told once per finished request; feeds metrics and the status page. */
 export interface ForwardObserver {
-  onResponse(upstream: Upstream | null, status: number, seconds: number): void;
+  /** `route`: the pool's route name, a static or redirect route's name, or `noRoute`. */
+  onResponse(route: string, upstream: Upstream | null, status: number, seconds: number): void;
 }
 
 export interface ForwarderOptions {
@@ -65,6 +70,18 @@ export function createForwarder(options: ForwarderOptions) {
     );
     const ex = createExchange(req, res, runtime, origin, isIdempotent(req.method));
     res.once('close', () => finish(ex));
+    const routing = routeRequest(req, runtime.match);
+    if (routing.kind === 'bad') return reject(ex, new ProxyError('GH_ERR_BAD_REQUEST', routing.reason));
+    if (routing.kind === 'none')
+      return reject(ex, new ProxyError('GH_ERR_NO_ROUTE', `no route for host "${routing.host}"`));
+    const { route } = routing;
+    ex.route = route;
+    ex.backend = route.backend;
+    ex.target = routing.forwarded;
+    if (route.config.target.kind === 'redirect') return redirect(ex, route.config.target);
+    // The loader refuses static routes until the file server exists; never reach attempt() without a pool.
+    if (!route.backend)
+      return reject(ex, new ProxyError('GH_ERR_NO_ROUTE', `route ${route.config.name} has no pool`));
 
     // Before the body counts as one (no lingering close): nothing reads it, and Node drains it
     // after the answer.
@@ -106,12 +123,12 @@ export function createForwarder(options: ForwarderOptions) {
   }
 
   function attempt(ex: Exchange): void {
-    const { runtime } = ex;
     // A retry never goes back to an upstream this request already tried.
     if (ex.upstream && !ex.tried) ex.tried = new Set([ex.upstream]);
+    const backend = ex.backend!;
     const upstream = nextUpstream(
-      runtime.balancer,
-      runtime.pool,
+      backend.balancer,
+      backend.pool,
       ex.origin.clientIp,
       ex.tried ?? NO_EXCLUSIONS,
     );
@@ -248,6 +265,21 @@ export function createForwarder(options: ForwarderOptions) {
     if (linger) lingerThenClose(req);
   }
 
+  /** A redirect route's answer (nginx `return 301 …`): made here, no pool involved. */
+  function redirect(ex: Exchange, target: RouteRedirectTarget): void {
+    const { req, res } = ex;
+    ex.settled = true;
+    const body = errorPage(target.status);
+    res.writeHead(target.status, {
+      Location: redirectLocation(target.to, ex.target),
+      'Content-Type': 'text/html',
+      'Content-Length': Buffer.byteLength(body),
+      'X-Request-Id': ex.origin.requestId,
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    ex.bytesSent = req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
+  }
+
   function finish(ex: Exchange): void {
     if (ex.done) return;
     ex.done = true;
@@ -258,7 +290,7 @@ export function createForwarder(options: ForwarderOptions) {
     const { req, res } = ex;
     const status = res.writableFinished ? res.statusCode : res.headersSent ? res.statusCode : 499;
     const seconds = (performance.now() - ex.started) / 1000;
-    observer?.onResponse(ex.upstream, status, seconds);
+    observer?.onResponse(ex.backend?.name ?? ex.route?.config.name ?? noRoute, ex.upstream, status, seconds);
     const accessLog = options.accessLog;
     if (accessLog) {
       accessLog.write({

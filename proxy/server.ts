@@ -12,11 +12,10 @@ import { TempSpace } from './buffering/temp-space.js';
 import { createDevReload } from './dev-reload/index.js';
 import { rawErrorResponse } from './errors.js';
 import { createForwarder } from './forward.js';
-import { type ActiveHealthCheck, createActiveHealthCheck } from './pool/active-health.js';
 import { Pool } from './pool/pool.js';
+import { createPoolKeepers } from './routes/keepers.js';
 import { createRuntime, type Runtime } from './runtime.js';
-import { createPoolSource, type PoolSourceFactory, poolSourceKind, samePoolSource } from './sources/index.js';
-import type { PoolSource } from './sources/source.js';
+import { createPoolSource, type PoolSourceFactory, poolEnv, poolSourceKind } from './sources/index.js';
 import { createStatusListener, noUpstream, type StatusListener } from './status/index.js';
 import { TlsListener } from './tls/listener.js';
 import { answerOnPlain, type ChallengeResponder } from './tls/plain-answers.js';
@@ -73,8 +72,9 @@ export interface ProxyServer {
 /** The reverse proxy of one process: client listener, status listener, pool, health, logs. */
 export function createProxyServer(initial: Config, options: ProxyServerOptions): ProxyServer {
   const { logger } = options;
-  const makeSource = options.createSource ?? ((config: Config) => createPoolSource(config, logger));
-  let runtime = createRuntime(initial, Pool.fromServers(initial.upstream.servers));
+  const makeSource: PoolSourceFactory =
+    options.createSource ?? ((pool, env) => createPoolSource(pool, logger, env));
+  let runtime = createRuntime(initial);
   let accessLog: AccessLog | null = createAccessLog(initial.accessLog);
   const sockets = new Set<Socket>();
   const tunnels = new Set<Duplex>();
@@ -92,13 +92,13 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
   });
 
   const devReload = options.devReload
-    ? createDevReload({ logger, getPool: () => runtime.pool, getConfig: () => runtime.config })
+    ? createDevReload({ logger, getPool: () => defaultPool(runtime), getConfig: () => runtime.config })
     : null;
 
   const status = createStatusListener({
-    getUpstreams: () => runtime.pool.upstreams,
+    getPools: () => runtime.backends.map((b) => ({ route: b.name, upstreams: b.pool.upstreams })),
     getClientConnections: () => sockets.size,
-    getUpstreamConnections: () => runtime.connections.counts(),
+    getUpstreamConnections: () => connectionCounts(runtime),
     getTempBytes: () => tempSpace.bytes,
     logger,
     refreshSeconds: 2,
@@ -114,8 +114,8 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       return accessLog;
     },
     observer: {
-      onResponse(upstream, code, seconds) {
-        status.observe(upstream?.address ?? noUpstream, code, seconds);
+      onResponse(route, upstream, code, seconds) {
+        status.observe(route, upstream?.address ?? noUpstream, code, seconds);
       },
     },
     isClosing: () => closing,
@@ -264,39 +264,8 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     }
   }
 
-  let source: PoolSource = makeSource(initial);
-  let health: ActiveHealthCheck | null = null;
-
-  /** Starts the pool source and the health checks; resolves at the source's first snapshot. */
-  function startPool(config: Config): Promise<void> {
-    let first: () => void = () => {};
-    const delivered = new Promise<void>((resolve) => {
-      first = resolve;
-    });
-    source.start((servers) => {
-      runtime.pool = Pool.fromServers(servers, runtime.pool);
-      runtime.connections.retain(new Set(servers.map((server) => server.address)));
-      logger.info({ servers: servers.map((s) => s.address) }, 'pool updated');
-      first();
-    });
-    health = null;
-    const h = config.upstream.health;
-    if (h.enabled) {
-      health = createActiveHealthCheck({
-        getPool: () => runtime.pool,
-        path: h.path,
-        interval: h.interval,
-        timeout: h.timeout,
-        rise: h.rise,
-        fall: h.fall,
-        logger,
-        onChange: (upstream, healthy) =>
-          logger.warn({ upstream: upstream.address, healthy }, healthy ? 'upstream up' : 'upstream down'),
-      });
-      health.start();
-    }
-    return delivered;
-  }
+  let keepers = createPoolKeepers(() => runtime, makeSource, logger);
+  const upstreamAddresses = () => runtime.backends.flatMap((b) => b.pool.upstreams.map((u) => u.address));
 
   let address: AddressInfo | null = null;
   let tlsAddress: AddressInfo | null = null;
@@ -326,10 +295,11 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     status,
     tempSpace,
     async listen() {
-      const delivered = startPool(runtime.config);
+      const delivered = keepers.start();
       // Under pm2 the workers may not be where workers.count says (after pm2 scale): a proxy that
       // starts (restart, resurrect, reload) takes connections only once pm2 said which run.
-      if (poolSourceKind(runtime.config) === 'pm2') await firstPool(delivered, logger);
+      if (runtime.backends.some((b) => poolSourceKind(b, poolEnv(b.isDefault)) === 'pm2'))
+        await firstPool(delivered, logger);
       const { listen, status: statusConfig } = runtime.config;
       // TLS first: a certificate that cannot be read stops the start before anything listens.
       if (tlsListener) tlsAddress = await tlsListener.listen();
@@ -342,7 +312,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
           port: address.port,
           statusPort: statusAddress.port,
           ...(tlsAddress ? { tlsPort: tlsAddress.port } : {}),
-          upstreams: runtime.pool.upstreams.map((u) => u.address),
+          upstreams: upstreamAddresses(),
         },
         'listening',
       );
@@ -355,12 +325,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       ) {
         logger.warn('listen address changes need a restart; keeping the current one');
       }
-      const poolChanged = !samePoolSource(previous.config, config);
-      const pool =
-        poolChanged && poolSourceKind(config) === 'static'
-          ? Pool.fromServers(config.upstream.servers, previous.pool)
-          : previous.pool;
-      runtime = createRuntime(config, pool, previous);
+      runtime = createRuntime(config, previous);
       applyClientTimeouts(config);
       reloadTls(previous.config, config);
       if (
@@ -371,17 +336,16 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
         accessLog = createAccessLog(config.accessLog);
         old?.close();
       }
-      health?.stop();
-      if (poolChanged) {
-        source.stop();
-        source = makeSource(config);
-      } else {
-        source.stop();
-      }
-      void startPool(config);
-      // New connection settings: the old connections finish their requests, then close.
-      if (previous.connections !== runtime.connections) void previous.connections.close();
-      logger.info({ upstreams: runtime.pool.upstreams.map((u) => u.address) }, 'configuration reloaded');
+      // Every pool's source and health check starts again from the new settings; the pools keep
+      // their upstreams' live state (Pool.fromServers takes them over).
+      keepers.stop();
+      keepers = createPoolKeepers(() => runtime, makeSource, logger);
+      void keepers.start();
+      // New connection settings, or a pool gone: the old connections finish their requests, then close.
+      const kept = new Set(runtime.backends.map((b) => b.connections));
+      for (const backend of previous.backends)
+        if (!kept.has(backend.connections)) void backend.connections.close();
+      logger.info({ upstreams: upstreamAddresses() }, 'configuration reloaded');
     },
     reloadCertificates() {
       reloadCertificates();
@@ -410,14 +374,13 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       const left = plainLeft + tlsLeft;
       if (left > 0) logger.warn({ inFlight: left }, 'shutdown timeout; cut open requests');
       for (const tunnel of tunnels) tunnel.destroy();
-      health?.stop();
-      source.stop();
+      keepers.stop();
       devReload?.stop();
       await closed;
       const statusClosed = new Promise<void>((resolve) => status.server.close(() => resolve()));
       status.server.closeAllConnections();
       await statusClosed;
-      await runtime.connections.destroy();
+      await Promise.all(runtime.backends.map((b) => b.connections.destroy()));
       httpProxy.close();
       accessLog?.close();
       // Requests cut by the shutdown timeout may not have removed theirs yet.
@@ -441,4 +404,21 @@ async function firstPool(delivered: Promise<void>, logger: Logger): Promise<void
       { waited: FIRST_POOL_WAIT },
       'no worker list from pm2 yet; listening with the configured pool',
     );
+}
+
+/** The top-level pool (dev reload watches its workers), or none when every route has its own. */
+function defaultPool(runtime: Runtime): Pool {
+  return runtime.backends.find((b) => b.isDefault)?.pool ?? Pool.empty;
+}
+
+/** Upstream connections of every pool together. */
+function connectionCounts(runtime: Runtime): { active: number; idle: number } {
+  let active = 0;
+  let idle = 0;
+  for (const backend of runtime.backends) {
+    const counts = backend.connections.counts();
+    active += counts.active;
+    idle += counts.idle;
+  }
+  return { active, idle };
 }

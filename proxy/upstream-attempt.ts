@@ -89,12 +89,13 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   }
 
   start(): void {
-    const { req, runtime } = this.ex;
-    this.connection = runtime.connections.take(this.upstream);
-    runtime.connections.dispatch(
+    const { req, backend, target } = this.ex;
+    const connections = backend!.connections;
+    this.connection = connections.take(this.upstream);
+    connections.dispatch(
       this.connection,
       {
-        path: req.url ?? '/',
+        path: target,
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
         headers: req.headers,
         body: this.body,
@@ -149,7 +150,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     const headers = responseHeaders(rawHeaders, this.ex.origin.requestId, seen);
     this.buffers = this.ex.runtime.config.buffering.response && !seen.unbuffered;
     // A draining worker says close: send nothing more on connections opened before this answer.
-    if (seen.close && this.connection) this.ex.runtime.connections.renew(this.connection);
+    if (seen.close && this.connection) this.ex.backend?.connections.renew(this.connection);
     this.resumeUpstream = resume;
     this.head = { status, statusText, headers };
     return true;

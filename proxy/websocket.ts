@@ -8,6 +8,7 @@ import { isWebSocketUpgrade, schemeOf } from './headers.js';
 import type { Upstream } from './pool/upstream.js';
 import { requestPrologue } from './prologue.js';
 import { nextUpstream, retriesAfter } from './retry.js';
+import { routeRequest } from './routes/route-request.js';
 import type { Runtime } from './runtime.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -42,6 +43,13 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
     if (!isWebSocketUpgrade(req.method, req.headers)) return serveAsHttp(req, socket, head);
 
     const runtime = getRuntime();
+    // Routed as an HTTP request would be; a handshake to a route without a pool (redirect, static),
+    // to no route or with a bad target is answered by the HTTP path, as a plain request.
+    const routing = routeRequest(req, runtime.match);
+    const backend = routing.kind === 'route' ? routing.route.backend : null;
+    if (routing.kind !== 'route' || !backend) return serveAsHttp(req, socket, head);
+    // http-proxy-3 sends req.url on: origin form, the prefix stripped when the route says so.
+    req.url = routing.forwarded;
     const origin = requestPrologue(
       req.headers,
       req.socket.remoteAddress,
@@ -64,7 +72,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
     const tryNext = (): void => {
       const upstream = socket.destroyed
         ? null
-        : nextUpstream(runtime.balancer, runtime.pool, origin.clientIp, tried);
+        : nextUpstream(backend.balancer, backend.pool, origin.clientIp, tried);
       if (!upstream) return badGateway('GH_ERR_NO_UPSTREAM');
       tried.add(upstream);
       upstream.inFlight++;

@@ -15,6 +15,8 @@ export type { WorkerIdentity, WorkerReport } from './worker-identity.js';
 export type UpstreamState = 'up' | 'down' | 'backup';
 
 export interface UpstreamStatus {
+  /** The route whose pool it is in ("default": the top-level pool). */
+  route: string;
   address: string;
   weight: number;
   backup: boolean;
@@ -68,6 +70,7 @@ export interface StatusSnapshot {
   /** ISO time the snapshot was taken. */
   generatedAt: string;
   proxy: ProxyStatus;
+  /** Every upstream of every pool, grouped by route (pool) in route order. */
   upstreams: UpstreamStatus[];
   /** The TLS listener's certificates; absent without tls. */
   certificates?: CertificateStatus[];

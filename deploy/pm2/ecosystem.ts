@@ -63,31 +63,21 @@ export function createEcosystem(config: Config, options: EcosystemOptions = {}):
   // The config file travels as an absolute path: pm2 may start the processes from another cwd.
   const shared: Record<string, string> = config.source ? { GATEHOUSE_CONFIG: config.source } : {};
   const development = profile === 'development';
-  const { workers } = config;
 
-  const worker: Pm2App = {
-    name: WORKER_APP,
-    script,
-    args: ['worker'],
-    cwd,
-    // The Node that runs gatehouse up (or pm2's CLI), as the proxy's cluster mode gets it: pm2 would
-    // start a fork-mode .js with the first `node` on PATH, which may lack what this one has (type
-    // stripping for a .ts app).
-    interpreter: process.execPath,
-    exec_mode: 'fork',
-    instances: workers.count,
-    // Worker i listens on workers.port + NODE_APP_INSTANCE, which pm2 keeps through every
-    // operation; increment_var is lost on an ecosystem reload (stack/worker-port.ts).
-    env: { ...shared, [PORT_BASE_VAR]: String(workers.port), HOST: workers.host },
-    env_production: { NODE_ENV: 'production' },
-    env_development: { NODE_ENV: 'development' },
-    wait_ready: true,
-    listen_timeout: LISTEN_TIMEOUT,
-    kill_timeout: workers.gracePeriod + KILL_MARGIN,
-    max_memory_restart: workers.maxMemory,
-    merge_logs: true,
-    ...(development ? watchOptions(config, root, cwd) : { watch: false }),
-  };
+  const worker = workerApp(WORKER_APP, ['worker'], config, { script, cwd, shared, development, root });
+  // A route with workers of its own (routes[].workers, no servers listed): one more worker app.
+  const routeWorkers = config.routes.flatMap((route) =>
+    route.target.kind === 'pool' && route.target.localWorkers
+      ? [
+          workerApp(
+            routeWorkerApp(route.name),
+            ['worker', '--route', route.name],
+            { ...config, workers: route.target.workers, upstream: route.target.upstream },
+            { script, cwd, shared, development, root },
+          ),
+        ]
+      : [],
+  );
 
   const proxy: Pm2App = {
     name: PROXY_APP,
@@ -108,7 +98,49 @@ export function createEcosystem(config: Config, options: EcosystemOptions = {}):
   };
 
   const compiler = development ? compilerApp(config, root, cwd) : null;
-  return { apps: compiler ? [worker, proxy, compiler] : [worker, proxy] };
+  return { apps: [worker, ...routeWorkers, proxy, ...(compiler ? [compiler] : [])] };
+}
+
+/** The pm2 app of a route's own workers. */
+export function routeWorkerApp(route: string): string {
+  return `${WORKER_APP}-${route.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+}
+
+interface WorkerAppContext {
+  script: string;
+  cwd: string;
+  shared: Record<string, string>;
+  development: boolean;
+  root: string;
+}
+
+/** A fork-mode app of `config.workers.count` workers (the top-level ones, or a route's). */
+function workerApp(name: string, args: string[], config: Config, context: WorkerAppContext): Pm2App {
+  const { script, cwd, shared, development, root } = context;
+  const { workers } = config;
+  return {
+    name,
+    script,
+    args,
+    cwd,
+    // The Node that runs gatehouse up (or pm2's CLI), as the proxy's cluster mode gets it: pm2 would
+    // start a fork-mode .js with the first `node` on PATH, which may lack what this one has (type
+    // stripping for a .ts app).
+    interpreter: process.execPath,
+    exec_mode: 'fork',
+    instances: workers.count,
+    // Worker i listens on workers.port + NODE_APP_INSTANCE, which pm2 keeps through every
+    // operation; increment_var is lost on an ecosystem reload (stack/worker-port.ts).
+    env: { ...shared, [PORT_BASE_VAR]: String(workers.port), HOST: workers.host },
+    env_production: { NODE_ENV: 'production' },
+    env_development: { NODE_ENV: 'development' },
+    wait_ready: true,
+    listen_timeout: LISTEN_TIMEOUT,
+    kill_timeout: workers.gracePeriod + KILL_MARGIN,
+    max_memory_restart: workers.maxMemory,
+    merge_logs: true,
+    ...(development ? watchOptions(config, root, cwd) : { watch: false }),
+  };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Config } from '../../config/index.js';
+import type { UpstreamConfig, WorkersConfig } from '../../config/index.js';
 import type { Logger } from '../../process/logger.js';
 import { PM2_WORKERS_VAR } from '../../stack/pm2-bus.js';
 import { createDnsSource } from './dns.js';
@@ -7,13 +7,22 @@ import { createPm2Source } from './pm2/source.js';
 import type { PoolSource } from './source.js';
 import { createStaticSource } from './static.js';
 
-export type PoolSourceFactory = (config: Config) => PoolSource;
+/** What a pool source is made from: the top-level sections, or a route's own. */
+export interface PoolSpec {
+  readonly upstream: UpstreamConfig;
+  readonly workers: WorkersConfig;
+}
+
+export type PoolSourceFactory = (pool: PoolSpec, env: NodeJS.ProcessEnv) => PoolSource;
 
 export type PoolSourceKind = 'static' | 'dns' | 'docker' | 'pm2';
 
 /** Where the pool comes from: a DNS name, Docker discovery, pm2's workers, or the static list. */
-export function poolSourceKind(config: Config, env: NodeJS.ProcessEnv = process.env): PoolSourceKind {
-  const { upstream } = config;
+export function poolSourceKind(
+  pool: Pick<PoolSpec, 'upstream'>,
+  env: NodeJS.ProcessEnv = process.env,
+): PoolSourceKind {
+  const { upstream } = pool;
   if (upstream.resolve) return 'dns';
   if (upstream.docker) return 'docker';
   if (upstream.serversFromWorkers && env[PM2_WORKERS_VAR]) return 'pm2';
@@ -22,13 +31,13 @@ export function poolSourceKind(config: Config, env: NodeJS.ProcessEnv = process.
 
 /** The pool source the config (and, under pm2, the ecosystem) asks for. */
 export function createPoolSource(
-  config: Config,
+  pool: PoolSpec,
   logger: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): PoolSource {
-  const { upstream, workers } = config;
+  const { upstream, workers } = pool;
   const defaults = { maxFails: upstream.maxFails, failTimeout: upstream.failTimeout };
-  switch (poolSourceKind(config, env)) {
+  switch (poolSourceKind(pool, env)) {
     case 'dns':
       return createDnsSource(upstream.resolve!, defaults, { logger });
     case 'docker':
@@ -44,10 +53,10 @@ export function createPoolSource(
   }
 }
 
-/** Whether two configs describe the same pool source (else a reload replaces the source). */
-export function samePoolSource(a: Config, b: Config): boolean {
-  return (
-    JSON.stringify([a.upstream.servers, a.upstream.resolve, a.upstream.docker]) ===
-    JSON.stringify([b.upstream.servers, b.upstream.resolve, b.upstream.docker])
-  );
+/**
+ * The environment a pool's source reads: pm2 names only the top-level workers' app
+ * (PM2_WORKERS_VAR), so a route's own pool keeps its static list of workers under pm2 too.
+ */
+export function poolEnv(isDefault: boolean, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return isDefault ? env : {};
 }

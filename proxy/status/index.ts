@@ -11,7 +11,9 @@ export {
   createMetrics,
   type Metrics,
   type MetricsOptions,
+  noRoute,
   noUpstream,
+  type PoolView,
   type UpstreamConnections,
 } from './metrics.js';
 export { renderStatusPage, type StatusPageOptions } from './page.js';

@@ -2,15 +2,20 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { StatusSnapshot } from '../../stack/status.js';
-import type { Upstream } from '../pool/upstream.js';
 import { createLatencyBook, defaultLatencySamples } from './latency.js';
-import { type CertificateInfo, createMetrics, noUpstream, type UpstreamConnections } from './metrics.js';
+import {
+  type CertificateInfo,
+  createMetrics,
+  noUpstream,
+  type PoolView,
+  type UpstreamConnections,
+} from './metrics.js';
 import { createStatusServer, type ExtraRoutes } from './server.js';
 import { buildStatusSnapshot } from './snapshot.js';
 
 export interface StatusListenerOptions {
-  /** The pool's upstreams now; called on each /status and /metrics request, never cached. */
-  getUpstreams: () => readonly Upstream[];
+  /** Every pool's upstreams now, by route; called on each /status and /metrics request, never cached. */
+  getPools: () => readonly PoolView[];
   getClientConnections: () => number;
   getUpstreamConnections: () => UpstreamConnections;
   /** Bytes of buffering temp files now. */
@@ -35,16 +40,16 @@ export interface StatusListener {
   registry: Registry;
   /**
    * Call once per client request, when its response has finished (or the client went away):
-   * the address of the upstream that answered last (`noUpstream` when none was reached), the
+   * its route (`noRoute` when none took it), the address of the upstream that answered last (`noUpstream` when none was reached), the
    * status sent, and the seconds since the request arrived. O(1), allocation-free after warm-up.
    */
-  observe(upstream: string, status: number, seconds: number): void;
+  observe(route: string, upstream: string, status: number, seconds: number): void;
   snapshot(): StatusSnapshot;
 }
 
 /** The status listener of the proxy: latency, metrics, snapshot and server, wired to one `observe`. */
 export function createStatusListener({
-  getUpstreams,
+  getPools,
   getClientConnections,
   getUpstreamConnections,
   getTempBytes = () => 0,
@@ -58,7 +63,7 @@ export function createStatusListener({
 }: StatusListenerOptions): StatusListener {
   const latency = createLatencyBook({ capacity: latencySamples });
   const metrics = createMetrics({
-    getUpstreams,
+    getPools,
     getClientConnections,
     getUpstreamConnections,
     getTempBytes,
@@ -67,11 +72,11 @@ export function createStatusListener({
   let requests = 0;
 
   function snapshot(): StatusSnapshot {
-    const upstreams = getUpstreams();
+    const pools = getPools();
     // A pool swap may have dropped upstreams; their rings go with them.
-    latency.retain(upstreams.map((upstream) => upstream.address));
+    latency.retain(pools.flatMap((pool) => pool.upstreams.map((upstream) => upstream.address)));
     return buildStatusSnapshot({
-      upstreams,
+      pools,
       latency: latency.percentiles,
       startedAt,
       requests,
@@ -91,10 +96,10 @@ export function createStatusListener({
   return {
     server,
     registry: metrics.registry,
-    observe: function observeRequest(upstream, status, seconds) {
+    observe: function observeRequest(route, upstream, status, seconds) {
       requests++;
       if (upstream !== noUpstream) latency.record(upstream, seconds * 1000);
-      metrics.observe(upstream, status, seconds);
+      metrics.observe(route, upstream, status, seconds);
     },
     snapshot,
   };

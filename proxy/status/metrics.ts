@@ -4,13 +4,22 @@ import type { Upstream } from '../pool/upstream.js';
 /** The `upstream` label of a request that reached no upstream (502 with every server down). */
 export const noUpstream = 'none';
 
+/** The `route` label of a request no route took (unknown host: 404; unroutable target: 400). */
+export const noRoute = 'none';
+
+/** One pool's upstreams, under the name of the route that owns it ("default": the top-level pool). */
+export interface PoolView {
+  route: string;
+  upstreams: readonly Upstream[];
+}
+
 export interface UpstreamConnections {
   active: number;
   idle: number;
 }
 
 export interface MetricsOptions {
-  getUpstreams: () => readonly Upstream[];
+  getPools: () => readonly PoolView[];
   /** Client connections open on the proxy's listener now. */
   getClientConnections: () => number;
   /** Upstream sockets now carrying a request, and those kept idle for reuse. */
@@ -32,10 +41,11 @@ export interface Metrics {
   /** Its own registry, so nothing else in the process (or a second proxy in a test) leaks in. */
   registry: Registry;
   /**
-   * One finished client request: the upstream that answered (its address, or `noUpstream`), the
-   * status sent to the client and the time from request to response end. Runs per request.
+   * One finished client request: its route (or `noRoute`), the upstream that answered (its
+   * address, or `noUpstream`), the status sent to the client and the time from request to
+   * response end. Runs per request.
    */
-  observe(upstream: string, status: number, seconds: number): void;
+  observe(route: string, upstream: string, status: number, seconds: number): void;
 }
 
 /** Request latencies from a fast cache hit to a slow upstream near the default 60 s read timeout. */
@@ -45,12 +55,13 @@ const durationBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 const codeClasses = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 interface UpstreamSeries {
+  route: string;
   requests: (Counter.Internal | undefined)[];
   duration: { observe(value: number): void };
 }
 
 export function createMetrics({
-  getUpstreams,
+  getPools,
   getClientConnections,
   getUpstreamConnections,
   getTempBytes = () => 0,
@@ -62,13 +73,13 @@ export function createMetrics({
   const requests = new Counter({
     name: 'gatehouse_requests_total',
     help: 'Client requests answered, by the upstream that answered and the status class sent',
-    labelNames: ['upstream', 'code_class'] as const,
+    labelNames: ['route', 'upstream', 'code_class'] as const,
     registers,
   });
   const duration = new Histogram({
     name: 'gatehouse_request_duration_seconds',
     help: 'Time from a client request to the end of its response, by upstream',
-    labelNames: ['upstream'] as const,
+    labelNames: ['route', 'upstream'] as const,
     buckets: durationBuckets,
     registers,
   });
@@ -79,40 +90,43 @@ export function createMetrics({
   new Counter({
     name: 'gatehouse_upstream_failures_total',
     help: 'Failed attempts to an upstream: connection errors, timeouts and 5xx counted as failures',
-    labelNames: ['upstream'] as const,
+    labelNames: ['route', 'upstream'] as const,
     registers,
     collect() {
-      for (const upstream of getUpstreams()) {
-        const seen = failuresSeen.get(upstream) ?? 0;
-        const delta = upstream.failures - seen;
-        failuresSeen.set(upstream, upstream.failures);
-        // Zero still creates the series, so a healthy upstream shows 0 rather than nothing.
-        this.inc({ upstream: upstream.address }, Math.max(delta, 0));
-      }
+      for (const { route, upstreams } of getPools())
+        for (const upstream of upstreams) {
+          const seen = failuresSeen.get(upstream) ?? 0;
+          const delta = upstream.failures - seen;
+          failuresSeen.set(upstream, upstream.failures);
+          // Zero still creates the series, so a healthy upstream shows 0 rather than nothing.
+          this.inc({ route, upstream: upstream.address }, Math.max(delta, 0));
+        }
     },
   });
 
   new Gauge({
     name: 'gatehouse_upstream_healthy',
     help: 'Whether an upstream may take requests now (1) or is out by active or passive health (0)',
-    labelNames: ['upstream'] as const,
+    labelNames: ['route', 'upstream'] as const,
     registers,
     collect() {
       // Reset first so an upstream removed from the pool disappears rather than freezing.
       this.reset();
       const now = Date.now();
-      for (const upstream of getUpstreams())
-        this.set({ upstream: upstream.address }, upstream.available(now) ? 1 : 0);
+      for (const { route, upstreams } of getPools())
+        for (const upstream of upstreams)
+          this.set({ route, upstream: upstream.address }, upstream.available(now) ? 1 : 0);
     },
   });
   new Gauge({
     name: 'gatehouse_upstream_in_flight',
     help: 'Requests being forwarded to an upstream now',
-    labelNames: ['upstream'] as const,
+    labelNames: ['route', 'upstream'] as const,
     registers,
     collect() {
       this.reset();
-      for (const upstream of getUpstreams()) this.set({ upstream: upstream.address }, upstream.inFlight);
+      for (const { route, upstreams } of getPools())
+        for (const upstream of upstreams) this.set({ route, upstream: upstream.address }, upstream.inFlight);
     },
   });
   new Gauge({
@@ -162,25 +176,31 @@ export function createMetrics({
 
   collectDefaultMetrics({ register: registry });
 
-  const series = new Map<string, UpstreamSeries>();
+  // Keyed by route, then upstream: no string is built per request.
+  const series = new Map<string, Map<string, UpstreamSeries>>();
 
-  function seriesOf(upstream: string): UpstreamSeries {
-    let found = series.get(upstream);
+  function seriesOf(route: string, upstream: string): UpstreamSeries {
+    let ofRoute = series.get(route);
+    if (ofRoute === undefined) {
+      ofRoute = new Map();
+      series.set(route, ofRoute);
+    }
+    let found = ofRoute.get(upstream);
     if (found === undefined) {
-      found = { requests: [], duration: duration.labels(upstream) };
-      series.set(upstream, found);
+      found = { route, requests: [], duration: duration.labels(route, upstream) };
+      ofRoute.set(upstream, found);
     }
     return found;
   }
 
   return {
     registry,
-    observe: function observeRequest(upstream, status, seconds) {
-      const upstreamSeries = seriesOf(upstream);
+    observe: function observeRequest(route, upstream, status, seconds) {
+      const upstreamSeries = seriesOf(route, upstream);
       const index = status >= 100 && status < 600 ? Math.floor(status / 100) : 0;
       let counter = upstreamSeries.requests[index];
       if (counter === undefined) {
-        counter = requests.labels(upstream, codeClasses[index] ?? 'other');
+        counter = requests.labels(route, upstream, codeClasses[index] ?? 'other');
         upstreamSeries.requests[index] = counter;
       }
       counter.inc();

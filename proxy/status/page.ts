@@ -35,6 +35,8 @@ export interface CertificateRow {
 }
 
 export interface UpstreamRow {
+  /** The route whose pool it is in: the page starts a group at each new one. */
+  route: string;
   address: string;
   state: UpstreamState;
   /** Why it is down, or what 'backup' means, in words; empty when up. */
@@ -96,6 +98,7 @@ export function statusPageModel(snapshot: StatusSnapshot, refreshSeconds = 2): S
 function upstreamRow(upstream: UpstreamStatus, now: number): UpstreamRow {
   const { worker } = upstream;
   return {
+    route: upstream.route,
     address: upstream.address,
     state: upstream.state,
     detail: stateDetail(upstream, now),

@@ -5,9 +5,10 @@ import { packageRoot } from '../../config/index.js';
 import type { CertificateStatus, StatusSnapshot, UpstreamStatus } from '../../stack/status.js';
 import type { Upstream } from '../pool/upstream.js';
 import type { LatencyPercentiles } from './latency.js';
+import type { PoolView } from './metrics.js';
 
 export interface SnapshotInput {
-  upstreams: readonly Upstream[];
+  pools: readonly PoolView[];
   latency: (address: string) => LatencyPercentiles;
   /** Epoch ms the proxy started. */
   startedAt: number;
@@ -21,7 +22,7 @@ export interface SnapshotInput {
 }
 
 export function buildStatusSnapshot({
-  upstreams,
+  pools,
   latency,
   startedAt,
   requests,
@@ -41,7 +42,9 @@ export function buildStatusSnapshot({
       uptime: Math.max(0, Math.floor((now - startedAt) / 1000)),
       requests,
     },
-    upstreams: upstreams.map((upstream) => upstreamStatus(upstream, latency(upstream.address), now)),
+    upstreams: pools.flatMap(({ route, upstreams }) =>
+      upstreams.map((upstream) => upstreamStatus(route, upstream, latency(upstream.address), now)),
+    ),
     ...(certificates
       ? {
           certificates: certificates.map(
@@ -57,9 +60,15 @@ export function buildStatusSnapshot({
   };
 }
 
-function upstreamStatus(upstream: Upstream, latency: LatencyPercentiles, now: number): UpstreamStatus {
+function upstreamStatus(
+  route: string,
+  upstream: Upstream,
+  latency: LatencyPercentiles,
+  now: number,
+): UpstreamStatus {
   const available = upstream.available(now);
   return {
+    route,
     address: upstream.address,
     weight: upstream.weight,
     backup: upstream.backup,

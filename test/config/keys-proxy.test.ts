@@ -263,7 +263,7 @@ describe('active health', () => {
       if (req.target !== '/walk-probe') return {};
       // The upstream's state as this probe arrives: the verdicts of every earlier probe, this one
       // not yet (probes go one after another). The first comes while the proxy starts: healthy.
-      const healthyBefore = proxy?.server.runtime.pool.upstreams[0]?.healthy ?? true;
+      const healthyBefore = proxy?.server.runtime.backends[0]?.pool.upstreams[0]?.healthy ?? true;
       probes.push({ at: Date.now(), healthyBefore });
       // Failing from the first probe; passing from the probe that finds it out.
       if (!healthyBefore) passing = true;
@@ -298,7 +298,7 @@ describe('active health', () => {
     const seen = new Map<string, boolean[]>();
     const backend = await rawBackend(t, 'slow-health', (req): RawAnswer => {
       // The first probe is sent while the proxy starts, before it is in the map: healthy then.
-      const healthy = proxies.get(req.target)?.server.runtime.pool.upstreams[0]?.healthy ?? true;
+      const healthy = proxies.get(req.target)?.server.runtime.backends[0]?.pool.upstreams[0]?.healthy ?? true;
       seen.set(req.target, [...(seen.get(req.target) ?? []), healthy]);
       return { delay: 400 };
     });

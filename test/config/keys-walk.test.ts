@@ -33,6 +33,7 @@ const CASES = 'test/conformance/cases.ts';
 const PRECISION = 'test/proxy/timeout-precision.test.ts';
 const BUFFERED_REQUEST = 'test/proxy/buffering-request.test.ts';
 const BUFFERED_RESPONSE = 'test/proxy/buffering-response.test.ts';
+const ROUTES = 'test/routes/routing.test.ts';
 
 const listen = [
   PROXY,
@@ -454,6 +455,14 @@ const walk: readonly Walked[] = [
         'test/tls/listener.test.ts',
         'http2 false: ALPN offers http/1.1 only, an h2-only client is refused; TLSv1.3: a TLSv1.2 client is refused',
       ],
+    ],
+  },
+  {
+    key: 'routes',
+    proofs: [
+      [ROUTES, 'routes: the host picks the pool (exact name, then a *.wildcard)'],
+      [ROUTES, 'the longest path prefix wins, and strip_prefix takes the prefix off before the pool'],
+      [ROUTES, 'a redirect route answers itself: Location is `to` with the stripped path and the query'],
     ],
   },
 ];

@@ -13,6 +13,7 @@ import {
   sha,
   sleep,
 } from './case.js';
+import { routeCases } from './route-cases.js';
 
 const PEER = '127.0.0.1';
 const count = (env: CaseEnv) => env.raw.map((b) => b.requests.length);
@@ -509,4 +510,5 @@ export const cases: ConformanceCase[] = [
       assert.equal(response.status, 502, describe(response));
     },
   },
+  ...routeCases,
 ];

@@ -17,6 +17,8 @@ export interface StartWorkerOptions {
   startTimeout?: number;
   /** Where the worker runs (default: the package root). */
   cwd?: string;
+  /** More command-line options for `gatehouse worker` (e.g. --route NAME). */
+  args?: readonly string[];
 }
 
 export interface WorkerProcess {
@@ -46,7 +48,7 @@ export function workerProcessEnv(extra: Record<string, string> = {}): NodeJS.Pro
 function forkWorker(options: StartWorkerOptions): GatehouseChild {
   const { app, config, env = {}, cwd } = options;
   let tempDir: string | null = null;
-  const args = ['worker'];
+  const args = ['worker', ...(options.args ?? [])];
   if (app) args.push('--app', app);
   if (typeof config === 'string') {
     args.push('--config', config);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -91,6 +91,29 @@ describe('nginx -t', requires('nginx'), () => {
         retries: { next_upstream: ['error', 'timeout', 'http_502', 'http_503', 'http_504'] },
       },
     ],
+    [
+      'routes: hosts (exact, wildcard, none), prefixes, strip_prefix, own pools, redirects with and without the path',
+      {
+        routes: [
+          { name: 'site', host: 'site.test' },
+          {
+            host: 'site.test',
+            path: '/api/',
+            strip_prefix: true,
+            upstream: { servers: [{ address: '127.0.0.1:9003' }] },
+          },
+          { host: '*.hello.test', workers: { count: 2, port: 9101 }, upstream: { balance: 'ip_hash' } },
+          {
+            host: 'site.test',
+            path: '/old/',
+            strip_prefix: true,
+            redirect: { to: 'https://new.test/base', status: 308 },
+          },
+          { host: 'www.site.test', redirect: { to: 'https://site.test' } },
+          { name: 'odd', host: 'site.test', path: '/a;b{c}/' },
+        ],
+      },
+    ],
   ];
   for (const [name, raw] of variants) {
     test(`accepts a render with ${name}`, () => {
@@ -100,4 +123,15 @@ describe('nginx -t', requires('nginx'), () => {
       );
     });
   }
+
+  test('accepts every example config (config/examples/*.yaml), rendered for the host', () => {
+    const dir = join(packageRoot, 'config', 'examples');
+    const files = readdirSync(dir).filter((name) => name.endsWith('.yaml'));
+    assert.ok(files.length > 0, 'no example configs');
+    for (const name of files) {
+      const config = loadConfig({ file: join(dir, name), env: {} });
+      const moved = { ...config, buffering: { ...config.buffering, tempPath: logDir } };
+      assertAccepted(renderNginx(moved, { target: 'host' }));
+    }
+  });
 });

@@ -141,7 +141,11 @@ describe('renderNginx', () => {
       '"~*^websocket$" upgrade;',
       'default "";',
     ]);
-    assert.deepEqual(block(text, 'map $http_host $gatehouse_host'), ['"" $host;', 'default $http_host;']);
+    assert.deepEqual(block(text, 'map "$gatehouse_target_authority|$http_host" $gatehouse_host'), [
+      '"~^(?<gatehouse_named>[^|]+)\\|" $gatehouse_named;',
+      '"|" $host;',
+      'default $http_host;',
+    ]);
   });
 
   test('the default config buffers both ways, as nginx does by default, with temp files under temp_path', () => {
@@ -345,6 +349,45 @@ describe('renderNginx', () => {
     assert.throws(
       () => renderNginx(config, { target: 'host' }),
       /upstream\.docker: nginx cannot follow Docker labels/,
+    );
+  });
+});
+
+describe('renderNginx with routes', () => {
+  const text = renderNginx(
+    loadConfig({ file: join(packageRoot, 'config', 'examples', 'two-apps.yaml'), env: {} }),
+    {
+      target: 'host',
+    },
+  );
+
+  test('a server block per host: the any-host routes in the default server, hello.localhost in its own', () => {
+    assert.match(text, /^ {4}listen 127\.0\.0\.1:8080 default_server;\n {4}server_name _;$/m);
+    assert.match(text, /^ {4}listen 127\.0\.0\.1:8080;\n {4}server_name hello\.localhost;$/m);
+  });
+
+  test("a route's own pool is its own upstream block; strip_prefix is proxy_pass with a trailing slash", () => {
+    assert.deepEqual(block(text, 'upstream gatehouse_hello').slice(0, 2), [
+      'server 127.0.0.1:8101 weight=1 max_fails=1 fail_timeout=10s;',
+      'least_conn;',
+    ]);
+    assert.equal(block(text, 'location /hello/')[0], 'proxy_pass http://gatehouse_hello-api/;');
+  });
+
+  test('a redirect with strip_prefix returns `to` with the rest of the path, relative as written', () => {
+    assert.deepEqual(block(text, 'location /old/'), [
+      'absolute_redirect off;',
+      'location ~ ^/old/(?<gatehouse_rest>.*)$ {',
+      'return 308 /$gatehouse_rest$is_args$args;',
+      '}',
+    ]);
+  });
+
+  test('with no route for any host, the default server answers 404', () => {
+    const only = renderNginx(configFrom({ routes: [{ host: 'a.test' }] }), { target: 'host' });
+    assert.match(
+      only,
+      /listen 127\.0\.0\.1:8080 default_server;\n {4}server_name _;[\s\S]*?\n {4}return 404;\n\}/,
     );
   });
 });

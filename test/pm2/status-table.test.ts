@@ -31,6 +31,7 @@ function worker(instance: number, port: number, overrides: Partial<Pm2ProcessInf
 
 function upstream(address: string, overrides: Partial<UpstreamStatus> = {}): UpstreamStatus {
   return {
+    route: 'default',
     address,
     weight: 1,
     backup: false,

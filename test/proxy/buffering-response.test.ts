@@ -78,7 +78,7 @@ describe('response buffering (buffering.response)', () => {
     const { proxy, folder } = await proxyWithTempFolder(t, worker.port);
     const { readAll } = await pausedClient(proxy.port, t);
     await waitFor('the worker to finish its response', async () => worker.finished, 10_000, 50);
-    const [upstream] = proxy.server.runtime.pool.upstreams;
+    const [upstream] = proxy.server.runtime.backends[0]!.pool.upstreams;
     await waitFor('the upstream hold to end', async () => upstream!.inFlight === 0, 10_000, 50);
     assert.ok(tempFiles(folder).length === 1, 'the response was not held in a temp file');
     const metrics = await request(proxy.statusPort, { path: '/metrics' });

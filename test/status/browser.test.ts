@@ -101,7 +101,7 @@ test(pageTest, requires('chromium'), async (t) => {
   t.after(() => health.stop());
 
   const status = createStatusListener({
-    getUpstreams: () => pool.upstreams,
+    getPools: () => [{ route: 'default', upstreams: pool.upstreams }],
     getClientConnections: () => 0,
     getUpstreamConnections: () => ({ active: 0, idle: 0 }),
     refreshSeconds,
@@ -118,7 +118,7 @@ test(pageTest, requires('chromium'), async (t) => {
     for (let i = 0; i < requestsPerWorker; i++) {
       const { status: code, seconds } = await timedGet(upstream, '/');
       upstream.requests++;
-      status.observe(upstream.address, code, seconds);
+      status.observe('default', upstream.address, code, seconds);
     }
   }
 

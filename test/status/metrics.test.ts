@@ -11,7 +11,7 @@ function upstream(port: number): Upstream {
 function setup(upstreams: Upstream[] = [upstream(8001), upstream(8002)]) {
   const live = { clients: 0, active: 0, idle: 0 };
   const metrics = createMetrics({
-    getUpstreams: () => upstreams,
+    getPools: () => [{ route: 'default', upstreams: upstreams }],
     getClientConnections: () => live.clients,
     getUpstreamConnections: () => ({ active: live.active, idle: live.idle }),
   });
@@ -27,35 +27,59 @@ function sample(text: string, series: string): number | undefined {
 describe('createMetrics', () => {
   test('observe counts requests by upstream and status class', async () => {
     const { metrics } = setup();
-    metrics.observe('127.0.0.1:8001', 200, 0.01);
-    metrics.observe('127.0.0.1:8001', 204, 0.02);
-    metrics.observe('127.0.0.1:8001', 503, 0.03);
-    metrics.observe('127.0.0.1:8002', 404, 0.04);
-    metrics.observe(noUpstream, 502, 0.001);
+    metrics.observe('default', '127.0.0.1:8001', 200, 0.01);
+    metrics.observe('default', '127.0.0.1:8001', 204, 0.02);
+    metrics.observe('default', '127.0.0.1:8001', 503, 0.03);
+    metrics.observe('default', '127.0.0.1:8002', 404, 0.04);
+    metrics.observe('default', noUpstream, 502, 0.001);
     const text = await metrics.registry.metrics();
-    assert.equal(sample(text, 'gatehouse_requests_total{upstream="127.0.0.1:8001",code_class="2xx"}'), 2);
-    assert.equal(sample(text, 'gatehouse_requests_total{upstream="127.0.0.1:8001",code_class="5xx"}'), 1);
-    assert.equal(sample(text, 'gatehouse_requests_total{upstream="127.0.0.1:8002",code_class="4xx"}'), 1);
-    assert.equal(sample(text, 'gatehouse_requests_total{upstream="none",code_class="5xx"}'), 1);
     assert.equal(
-      sample(text, 'gatehouse_requests_total{upstream="127.0.0.1:8002",code_class="2xx"}'),
+      sample(text, 'gatehouse_requests_total{route="default",upstream="127.0.0.1:8001",code_class="2xx"}'),
+      2,
+    );
+    assert.equal(
+      sample(text, 'gatehouse_requests_total{route="default",upstream="127.0.0.1:8001",code_class="5xx"}'),
+      1,
+    );
+    assert.equal(
+      sample(text, 'gatehouse_requests_total{route="default",upstream="127.0.0.1:8002",code_class="4xx"}'),
+      1,
+    );
+    assert.equal(
+      sample(text, 'gatehouse_requests_total{route="default",upstream="none",code_class="5xx"}'),
+      1,
+    );
+    assert.equal(
+      sample(text, 'gatehouse_requests_total{route="default",upstream="127.0.0.1:8002",code_class="2xx"}'),
       undefined,
     );
   });
 
   test('observe feeds the duration histogram per upstream, in seconds', async () => {
     const { metrics } = setup();
-    metrics.observe('127.0.0.1:8001', 200, 0.003);
-    metrics.observe('127.0.0.1:8001', 200, 0.2);
+    metrics.observe('default', '127.0.0.1:8001', 200, 0.003);
+    metrics.observe('default', '127.0.0.1:8001', 200, 0.2);
     const text = await metrics.registry.metrics();
-    assert.equal(sample(text, 'gatehouse_request_duration_seconds_count{upstream="127.0.0.1:8001"}'), 2);
-    assert.equal(sample(text, 'gatehouse_request_duration_seconds_sum{upstream="127.0.0.1:8001"}'), 0.203);
     assert.equal(
-      sample(text, 'gatehouse_request_duration_seconds_bucket{le="0.005",upstream="127.0.0.1:8001"}'),
+      sample(text, 'gatehouse_request_duration_seconds_count{route="default",upstream="127.0.0.1:8001"}'),
+      2,
+    );
+    assert.equal(
+      sample(text, 'gatehouse_request_duration_seconds_sum{route="default",upstream="127.0.0.1:8001"}'),
+      0.203,
+    );
+    assert.equal(
+      sample(
+        text,
+        'gatehouse_request_duration_seconds_bucket{le="0.005",route="default",upstream="127.0.0.1:8001"}',
+      ),
       1,
     );
     assert.equal(
-      sample(text, 'gatehouse_request_duration_seconds_bucket{le="0.25",upstream="127.0.0.1:8001"}'),
+      sample(
+        text,
+        'gatehouse_request_duration_seconds_bucket{le="0.25",route="default",upstream="127.0.0.1:8001"}',
+      ),
       2,
     );
   });
@@ -63,14 +87,17 @@ describe('createMetrics', () => {
   test('observe never throws, even on a nonsense status or duration', async () => {
     const { metrics } = setup();
     assert.doesNotThrow(() => {
-      metrics.observe('127.0.0.1:8001', 0, Number.NaN);
-      metrics.observe('127.0.0.1:8001', 999, -1);
-      metrics.observe('127.0.0.1:8001', 200, Number.POSITIVE_INFINITY);
+      metrics.observe('default', '127.0.0.1:8001', 0, Number.NaN);
+      metrics.observe('default', '127.0.0.1:8001', 999, -1);
+      metrics.observe('default', '127.0.0.1:8001', 200, Number.POSITIVE_INFINITY);
     });
     const text = await metrics.registry.metrics();
-    assert.equal(sample(text, 'gatehouse_requests_total{upstream="127.0.0.1:8001",code_class="other"}'), 2);
     assert.equal(
-      sample(text, 'gatehouse_request_duration_seconds_count{upstream="127.0.0.1:8001"}'),
+      sample(text, 'gatehouse_requests_total{route="default",upstream="127.0.0.1:8001",code_class="other"}'),
+      2,
+    );
+    assert.equal(
+      sample(text, 'gatehouse_request_duration_seconds_count{route="default",upstream="127.0.0.1:8001"}'),
       undefined,
     );
   });
@@ -81,17 +108,17 @@ describe('createMetrics', () => {
     a.inFlight = 3;
     b.healthy = false;
     let text = await metrics.registry.metrics();
-    assert.equal(sample(text, 'gatehouse_upstream_healthy{upstream="127.0.0.1:8001"}'), 1);
-    assert.equal(sample(text, 'gatehouse_upstream_healthy{upstream="127.0.0.1:8002"}'), 0);
-    assert.equal(sample(text, 'gatehouse_upstream_in_flight{upstream="127.0.0.1:8001"}'), 3);
+    assert.equal(sample(text, 'gatehouse_upstream_healthy{route="default",upstream="127.0.0.1:8001"}'), 1);
+    assert.equal(sample(text, 'gatehouse_upstream_healthy{route="default",upstream="127.0.0.1:8002"}'), 0);
+    assert.equal(sample(text, 'gatehouse_upstream_in_flight{route="default",upstream="127.0.0.1:8001"}'), 3);
 
     a.inFlight = 0;
     a.recordFailure(); // passive health takes it out: not available means unhealthy here too
     b.healthy = true;
     text = await metrics.registry.metrics();
-    assert.equal(sample(text, 'gatehouse_upstream_healthy{upstream="127.0.0.1:8001"}'), 0);
-    assert.equal(sample(text, 'gatehouse_upstream_healthy{upstream="127.0.0.1:8002"}'), 1);
-    assert.equal(sample(text, 'gatehouse_upstream_in_flight{upstream="127.0.0.1:8001"}'), 0);
+    assert.equal(sample(text, 'gatehouse_upstream_healthy{route="default",upstream="127.0.0.1:8001"}'), 0);
+    assert.equal(sample(text, 'gatehouse_upstream_healthy{route="default",upstream="127.0.0.1:8002"}'), 1);
+    assert.equal(sample(text, 'gatehouse_upstream_in_flight{route="default",upstream="127.0.0.1:8001"}'), 0);
   });
 
   test('an upstream removed from the pool disappears from the gauges', async () => {
@@ -100,14 +127,17 @@ describe('createMetrics', () => {
     await metrics.registry.metrics();
     upstreams.pop();
     const text = await metrics.registry.metrics();
-    assert.equal(sample(text, 'gatehouse_upstream_healthy{upstream="127.0.0.1:8002"}'), undefined);
-    assert.equal(sample(text, 'gatehouse_upstream_healthy{upstream="127.0.0.1:8001"}'), 1);
+    assert.equal(
+      sample(text, 'gatehouse_upstream_healthy{route="default",upstream="127.0.0.1:8002"}'),
+      undefined,
+    );
+    assert.equal(sample(text, 'gatehouse_upstream_healthy{route="default",upstream="127.0.0.1:8001"}'), 1);
   });
 
   test('the failures counter follows Upstream.failures and never goes down', async () => {
     const upstreams = [upstream(8001)];
     const { metrics } = setup(upstreams);
-    const series = 'gatehouse_upstream_failures_total{upstream="127.0.0.1:8001"}';
+    const series = 'gatehouse_upstream_failures_total{route="default",upstream="127.0.0.1:8001"}';
     assert.equal(sample(await metrics.registry.metrics(), series), 0);
     upstreams[0]!.failures = 4;
     assert.equal(sample(await metrics.registry.metrics(), series), 4);
@@ -134,7 +164,7 @@ describe('createMetrics', () => {
 
   test('includes the default process metrics, on its own registry and not the global one', async () => {
     const { metrics } = setup();
-    metrics.observe('127.0.0.1:8001', 200, 0.01);
+    metrics.observe('default', '127.0.0.1:8001', 200, 0.01);
     const text = await metrics.registry.metrics();
     assert.match(text, /^process_cpu_user_seconds_total /m);
     assert.match(text, /^nodejs_eventloop_lag_seconds /m);
@@ -144,8 +174,8 @@ describe('createMetrics', () => {
   test('two instances keep separate counts', async () => {
     const first = setup().metrics;
     const second = setup().metrics;
-    first.observe('127.0.0.1:8001', 200, 0.01);
-    const series = 'gatehouse_requests_total{upstream="127.0.0.1:8001",code_class="2xx"}';
+    first.observe('default', '127.0.0.1:8001', 200, 0.01);
+    const series = 'gatehouse_requests_total{route="default",upstream="127.0.0.1:8001",code_class="2xx"}';
     assert.equal(sample(await first.registry.metrics(), series), 1);
     assert.equal(sample(await second.registry.metrics(), series), undefined);
   });

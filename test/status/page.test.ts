@@ -7,6 +7,7 @@ const generatedAt = '2025-01-01T12:00:00.000Z';
 
 function upstream(address: string, extra: Partial<UpstreamStatus> = {}): UpstreamStatus {
   return {
+    route: 'default',
     address,
     weight: 1,
     backup: false,

@@ -52,13 +52,13 @@ describe('status listener over HTTP', () => {
 
   before(async () => {
     listener = createStatusListener({
-      getUpstreams: () => [up, down],
+      getPools: () => [{ route: 'default', upstreams: [up, down] }],
       getClientConnections: () => 3,
       getUpstreamConnections: () => ({ active: 1, idle: 4 }),
     });
-    listener.observe('127.0.0.1:8001', 200, 0.004);
-    listener.observe('127.0.0.1:8001', 200, 0.006);
-    listener.observe(noUpstream, 502, 0.0001);
+    listener.observe('default', '127.0.0.1:8001', 200, 0.004);
+    listener.observe('default', '127.0.0.1:8001', 200, 0.006);
+    listener.observe('default', noUpstream, 502, 0.0001);
     base = await listen(listener.server);
   });
   after(() => close(listener.server));
@@ -114,9 +114,12 @@ describe('status listener over HTTP', () => {
       .split('\n')
       .filter((line) => line !== '' && !line.startsWith('#') && !sampleLine.test(line));
     assert.deepEqual(bad, []);
-    assert.match(text, /^gatehouse_requests_total\{upstream="127\.0\.0\.1:8001",code_class="2xx"\} 2$/m);
-    assert.match(text, /^gatehouse_requests_total\{upstream="none",code_class="5xx"\} 1$/m);
-    assert.match(text, /^gatehouse_upstream_healthy\{upstream="127\.0\.0\.1:8002"\} 0$/m);
+    assert.match(
+      text,
+      /^gatehouse_requests_total\{route="default",upstream="127\.0\.0\.1:8001",code_class="2xx"\} 2$/m,
+    );
+    assert.match(text, /^gatehouse_requests_total\{route="default",upstream="none",code_class="5xx"\} 1$/m);
+    assert.match(text, /^gatehouse_upstream_healthy\{route="default",upstream="127\.0\.0\.1:8002"\} 0$/m);
     assert.match(text, /^gatehouse_client_connections 3$/m);
     assert.match(text, /^gatehouse_upstream_connections\{state="idle"\} 4$/m);
     assert.match(text, /^process_resident_memory_bytes \d+/m);
@@ -188,7 +191,7 @@ describe('createStatusServer failures', () => {
         };
       },
       metrics: createMetrics({
-        getUpstreams: () => [],
+        getPools: () => [{ route: 'default', upstreams: [] }],
         getClientConnections: () => 0,
         getUpstreamConnections: () => ({ active: 0, idle: 0 }),
       }),

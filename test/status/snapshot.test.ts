@@ -18,7 +18,7 @@ function upstream(address: string, extra: { backup?: boolean; weight?: number } 
 describe('buildStatusSnapshot', () => {
   test('reports host name, pid, version, start time, whole seconds of uptime and the request total', () => {
     const snapshot = buildStatusSnapshot({
-      upstreams: [],
+      pools: [],
       latency: noLatency,
       startedAt: now - 90_500,
       requests: 42,
@@ -51,7 +51,7 @@ describe('buildStatusSnapshot', () => {
     draining.draining = true;
 
     const snapshot = buildStatusSnapshot({
-      upstreams: [up, backup, unhealthy, heldOut, downBackup, draining],
+      pools: [{ route: 'default', upstreams: [up, backup, unhealthy, heldOut, downBackup, draining] }],
       latency: noLatency,
       startedAt: now,
       requests: 0,
@@ -74,7 +74,7 @@ describe('buildStatusSnapshot', () => {
     const u = upstream('127.0.0.1:8001');
     u.recordFailure(now - 20_000);
     const [status] = buildStatusSnapshot({
-      upstreams: [u],
+      pools: [{ route: 'default', upstreams: [u] }],
       latency: noLatency,
       startedAt: now,
       requests: 0,
@@ -90,7 +90,7 @@ describe('buildStatusSnapshot', () => {
     u.requests = 120;
     u.failures = 7;
     const snapshot = buildStatusSnapshot({
-      upstreams: [u],
+      pools: [{ route: 'default', upstreams: [u] }],
       latency: (address) =>
         address === '10.0.0.1:3000'
           ? { samples: 3, p50: 1.23456789, p95: 20, p99: 30.0004 }
@@ -100,6 +100,7 @@ describe('buildStatusSnapshot', () => {
       now,
     });
     assert.deepEqual(snapshot.upstreams[0], {
+      route: 'default',
       address: '10.0.0.1:3000',
       weight: 5,
       backup: false,
@@ -119,7 +120,7 @@ describe('buildStatusSnapshot', () => {
     const u = upstream('10.0.0.3:3000');
     u.worker = { hostname: '3f2a1b9c04de', pid: 7, instance: 0, port: 3000, healthProbes: 5 };
     const snapshot = buildStatusSnapshot({
-      upstreams: [u],
+      pools: [{ route: 'default', upstreams: [u] }],
       latency: noLatency,
       startedAt: now,
       requests: 0,
@@ -139,7 +140,7 @@ describe('buildStatusSnapshot', () => {
     const u = upstream('127.0.0.1:8001');
     u.healthy = false;
     const snapshot = buildStatusSnapshot({
-      upstreams: [u],
+      pools: [{ route: 'default', upstreams: [u] }],
       latency: noLatency,
       startedAt: now,
       requests: 1,
@@ -152,7 +153,7 @@ describe('buildStatusSnapshot', () => {
     const pkg = JSON.parse(readFileSync(resolve(packageRoot, 'package.json'), 'utf8')) as { version: string };
     assert.equal(packageVersion(), pkg.version);
     const snapshot = buildStatusSnapshot({
-      upstreams: [],
+      pools: [],
       latency: noLatency,
       startedAt: now,
       requests: 0,

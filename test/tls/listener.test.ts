@@ -311,7 +311,7 @@ describe('the TLS listener at its limits', () => {
       // Once the request is at the worker (the upstream counts it), the proxy is told to stop.
       await waitFor(
         'the request in flight',
-        async () => proxy.server.runtime.pool.upstreams[0]!.inFlight === 1,
+        async () => proxy.server.runtime.backends[0]!.pool.upstreams[0]!.inFlight === 1,
       );
       const stopped = proxy.close();
       assert.equal((await inFlight).status, 200);

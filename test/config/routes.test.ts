@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, type ConfigProblem } from '../../config/index.js';
+import { testConfig } from '../helpers/proxy.js';
+
+function problems(overrides: Record<string, unknown>): readonly ConfigProblem[] {
+  try {
+    testConfig(overrides);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail('the config loaded; expected problems');
+}
+
+function problemAt(list: readonly ConfigProblem[], path: string, pattern: RegExp): void {
+  const found = list.find((p) => p.path === path);
+  assert.ok(found, `no problem at ${path}: ${JSON.stringify(list)}`);
+  assert.match(found.message, pattern);
+}
+
+describe('config routes', () => {
+  test('absent: no routes, the top-level pool serves every request (every existing config unchanged)', () => {
+    assert.deepEqual(testConfig().routes, []);
+  });
+
+  test('a route names itself by host and path, inherits the top-level pool settings, and starts its own workers', () => {
+    const config = testConfig({
+      upstream: { balance: 'least_conn', keepalive: 7 },
+      routes: [
+        { host: 'Hello.Example', path: '/api/', strip_prefix: true, workers: { count: 2, port: 9101 } },
+        { name: 'site', host: '*' },
+      ],
+    });
+    const [hello, site] = config.routes;
+    assert.equal(hello?.name, 'hello.example/api/');
+    assert.equal(hello?.host, 'hello.example');
+    assert.equal(hello?.stripPrefix, true);
+    assert.ok(hello?.target.kind === 'pool');
+    assert.equal(hello.target.pool, 'own');
+    assert.equal(hello.target.localWorkers, true);
+    assert.equal(hello.target.upstream.balance, 'least_conn');
+    assert.equal(hello.target.upstream.keepalive, 7);
+    assert.deepEqual(
+      hello.target.upstream.servers.map((s) => s.address),
+      ['127.0.0.1:9101', '127.0.0.1:9102'],
+    );
+    assert.equal(site?.host, null);
+    assert.equal(site?.path, '/');
+    assert.ok(site?.target.kind === 'pool' && site.target.pool === 'default');
+  });
+
+  test('a route with its own servers does not inherit the top-level servers', () => {
+    const config = testConfig({
+      upstream: { servers: [{ address: '127.0.0.1:7001' }] },
+      routes: [{ path: '/b/', upstream: { servers: [{ address: '127.0.0.1:7002' }] } }],
+    });
+    const target = config.routes[0]?.target;
+    assert.ok(target?.kind === 'pool');
+    assert.deepEqual(
+      target.upstream.servers.map((s) => s.address),
+      ['127.0.0.1:7002'],
+    );
+  });
+
+  test('a redirect target resolves its settings; a static route is refused until the file server exists', () => {
+    const config = testConfig({ routes: [{ path: '/old/', redirect: { to: 'https://b.example/new' } }] });
+    const old = config.routes[0];
+    assert.ok(old?.target.kind === 'redirect');
+    assert.equal(old.target.status, 301);
+    assert.equal(old.target.to, 'https://b.example/new');
+    problemAt(
+      problems({ routes: [{ path: '/static/', static: { root: 'app/site' } }] }),
+      'routes.0.static',
+      /not served yet/,
+    );
+  });
+
+  test('gatehouse check: the same host and path twice is rejected at the second route, as unreachable', () => {
+    const list = problems({
+      routes: [
+        { host: 'a.example', path: '/x/' },
+        { host: 'A.example', path: '/x/' },
+      ],
+    });
+    problemAt(list, 'routes.1.path', /same host .* as routes\.0.*unreachable/);
+  });
+
+  test('"*" and no host are the same (any) host: overlapping', () => {
+    problemAt(problems({ routes: [{ path: '/' }, { host: '*', path: '/' }] }), 'routes.1.path', /routes\.0/);
+  });
+
+  test('two targets on one route, a strip_prefix without a trailing slash, a duplicate name: each with its key', () => {
+    const list = problems({
+      routes: [
+        {
+          name: 'x',
+          path: '/a/',
+          upstream: { servers: [{ address: '127.0.0.1:7003' }] },
+          redirect: { to: '/' },
+        },
+        { name: 'x', path: '/b', strip_prefix: true },
+      ],
+    });
+    problemAt(list, 'routes.0', /one of upstream, static or redirect/);
+    problemAt(list, 'routes.1.strip_prefix', /ending in "\/"/);
+    problemAt(list, 'routes.1.name', /names routes\.0/);
+  });
+
+  test('a route upstream with no servers and no workers of its own is rejected', () => {
+    problemAt(
+      problems({ routes: [{ path: '/b/', upstream: { balance: 'random' } }] }),
+      'routes.0.upstream',
+      /workers/,
+    );
+  });
+
+  test("a route's workers on the top-level workers' ports are rejected", () => {
+    problemAt(
+      problems({ routes: [{ path: '/b/', workers: { count: 1 } }] }),
+      'routes.0.workers.port',
+      /overlap workers/,
+    );
+  });
+
+  test('schema problems inside a route carry their key path', () => {
+    const list = problems({
+      routes: [
+        {
+          host: 'bad host',
+          path: 'no-slash',
+          upstream: { balance: 'fastest' },
+          redirect: { to: '/', status: 200 },
+        },
+      ],
+    });
+    for (const path of [
+      'routes.0.host',
+      'routes.0.path',
+      'routes.0.upstream.balance',
+      'routes.0.redirect.status',
+    ])
+      assert.ok(
+        list.some((p) => p.path === path),
+        `no problem at ${path}: ${JSON.stringify(list)}`,
+      );
+  });
+});
