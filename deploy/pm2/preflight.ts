@@ -3,7 +3,12 @@ import { type Address, type Config, formatAddress } from '../../config/index.js'
 import { findPortHolder, type PortHolder } from './port-holder.js';
 
 /** The config key that sets an address: what a person edits when it is taken. */
-export type AddressKey = 'listen' | 'status.listen' | 'workers.port';
+export type AddressKey =
+  | 'listen'
+  | 'status.listen'
+  | 'tls.listen'
+  | 'workers.port'
+  | `routes.${number}.workers.port`;
 
 /** One address the stack will listen on, and where it comes from. */
 export interface StackAddress {
@@ -21,15 +26,23 @@ export interface TakenAddress extends StackAddress {
 
 /** Every address `gatehouse up` will have listened on once the stack is up. */
 export function stackAddresses(config: Config): StackAddress[] {
-  const { workers } = config;
+  const workerAddresses = (key: AddressKey, workers: Config['workers']): StackAddress[] =>
+    Array.from({ length: workers.count }, (_, i) => ({
+      key,
+      address: { host: workers.host, port: workers.port + i },
+      worker: i,
+    }));
   return [
     { key: 'listen', address: config.listen, worker: null },
     { key: 'status.listen', address: config.status.listen, worker: null },
-    ...Array.from({ length: workers.count }, (_, i) => ({
-      key: 'workers.port' as const,
-      address: { host: workers.host, port: workers.port + i },
-      worker: i,
-    })),
+    ...(config.tls ? [{ key: 'tls.listen' as const, address: config.tls.listen, worker: null }] : []),
+    ...workerAddresses('workers.port', config.workers),
+    // A route with workers of its own: pm2 starts them too (gatehouse-worker-<route>).
+    ...config.routes.flatMap((route, i) =>
+      route.target.kind === 'pool' && route.target.localWorkers
+        ? workerAddresses(`routes.${i}.workers.port`, route.target.workers)
+        : [],
+    ),
   ];
 }
 
@@ -81,7 +94,7 @@ function bindError({ host, port }: Address): Promise<string | null> {
 export function describeKey(entry: StackAddress): string {
   return entry.worker === null
     ? entry.key
-    : `workers.port (worker ${entry.worker} listens on workers.port + ${entry.worker})`;
+    : `${entry.key} (worker ${entry.worker} listens on ${entry.key} + ${entry.worker})`;
 }
 
 /**

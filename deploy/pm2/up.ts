@@ -140,7 +140,7 @@ export async function runUp(options: UpOptions): Promise<number> {
     }
     phase = 'running';
     log(
-      `gatehouse: http://${connectAddress(config.listen)}/ (status ${statusUrl(config)}) — Ctrl-C stops everything`,
+      `gatehouse: http://${connectAddress(config.listen)}/${config.tls ? ` and https://${connectAddress(config.tls.listen)}/` : ''} (status ${statusUrl(config)}) — Ctrl-C stops everything`,
     );
     if (profile === 'development') log(developmentLine(apps.find((app) => app.name === COMPILER_APP)));
     const ended = await Promise.race([stop, failure, daemonGone(pm2Home, done.signal)]);

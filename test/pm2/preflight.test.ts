@@ -61,6 +61,27 @@ describe('the addresses gatehouse up checks before it starts anything', () => {
     );
   });
 
+  test('tls.listen and the workers of a route with its own, each with its key', () => {
+    const config = configWith({
+      listen: '127.0.0.1:9080',
+      status: { listen: '127.0.0.1:9081' },
+      workers: { count: 1, port: 9001 },
+      tls: { listen: '127.0.0.1:9443', certificates: [{ cert: '/srv/a.pem', key: '/srv/a-key.pem' }] },
+      routes: [{ name: 'site' }, { name: 'hello', host: 'hello.localhost', workers: { count: 2, port: 9101 } }],
+    });
+    assert.deepEqual(
+      stackAddresses(config).map((a) => [a.key, `${a.address.host}:${a.address.port}`, a.worker]),
+      [
+        ['listen', '127.0.0.1:9080', null],
+        ['status.listen', '127.0.0.1:9081', null],
+        ['tls.listen', '127.0.0.1:9443', null],
+        ['workers.port', '127.0.0.1:9001', 0],
+        ['routes.1.workers.port', '127.0.0.1:9101', 0],
+        ['routes.1.workers.port', '127.0.0.1:9102', 1],
+      ],
+    );
+  });
+
   test('a config whose own addresses collide is caught, a wildcard host included', async () => {
     const config = configWith({
       listen: '0.0.0.0:9080',
