@@ -9,6 +9,7 @@ import { createExchange, type Exchange } from './exchange.js';
 import { NO_EXCLUSIONS } from './pool/balancer.js';
 import type { Upstream } from './pool/upstream.js';
 import { requestPrologue } from './prologue.js';
+import { malformedRequest } from './request-target.js';
 import { isIdempotent, nextUpstream, retriesAfter, retriesOnStatus } from './retry.js';
 import type { Runtime } from './runtime.js';
 import { type AttemptOwner, UpstreamAttempt } from './upstream-attempt.js';
@@ -58,6 +59,12 @@ export function createForwarder(options: ForwarderOptions) {
     const origin = requestPrologue(req.headers, req.socket.remoteAddress, runtime.trust);
     const ex = createExchange(req, res, runtime, origin, isIdempotent(req.method));
     res.once('close', () => finish(ex));
+
+    const malformed = malformedRequest(req.url, req.headers.host);
+    if (malformed) {
+      res.shouldKeepAlive = false;
+      return reject(ex, new ProxyError('GH_ERR_BAD_REQUEST', malformed));
+    }
 
     // Before the body counts as one (no lingering close): nothing reads it, and Node drains it
     // after the answer.
