@@ -55,12 +55,12 @@ async function fuzz(): Promise<number> {
     });
     await proxyQuiet(target.proxy.statusPort, 30_000).catch((err: Error) => {
       console.error(err.message);
-      const open = execFileSync('ss', ['-tnpH', 'state', 'established'], {
+      const open = execFileSync('ss', ['-tanpoH', 'exclude', 'time-wait'], {
         encoding: 'utf8',
         maxBuffer: 64 << 20,
       });
       for (const line of open.split('\n').filter((l) => l.includes(`:${target.proxy.port} `))) {
-        const peer = line.trim().split(/\s+/)[3] ?? '';
+        const peer = line.trim().split(/\s+/)[4] ?? '';
         console.error(line, '← input', report.sources.get(peer));
       }
     });

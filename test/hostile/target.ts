@@ -25,7 +25,7 @@ export interface FuzzTarget {
 }
 
 /** Client timeouts of the fuzz target: short, so inputs left open are cut within a few seconds. */
-export const FUZZ_TIMEOUTS = { client_header: '2s', client_body: '2s', client_keepalive: '2s' };
+export const FUZZ_TIMEOUTS = { client_header: '1s', client_body: '1s', client_keepalive: '1s' };
 
 export async function startFuzzTarget(
   cleanup: Cleanup | null,
