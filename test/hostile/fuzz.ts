@@ -7,7 +7,7 @@ import { startFuzzTarget } from './target.js';
 
 /**
  * The long runs of the hostile-input checks (npm run fuzz -- …):
- *   --n 1000000 --seed S [--from I] [--concurrency C] [--minutes M]   generated inputs
+ *   --n 1000000 --seed S [--from I] [--concurrency C] [--minutes M] [--family F]   generated inputs
  *   --slow 1000 [--seconds S]   a normal client's latency with that many slow attackers open
  * Exits 1 when any input failed (each printed with its seed and index, to replay with --from I --n 1).
  */
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     from: { type: 'string', default: '0' },
     concurrency: { type: 'string', default: '100' },
     minutes: { type: 'string', default: '30' },
+    family: { type: 'string' },
     slow: { type: 'string' },
     seconds: { type: 'string', default: '20' },
   },
@@ -52,6 +53,7 @@ async function fuzz(): Promise<number> {
       check: target.check,
       deadline: Date.now() + minutes * 60_000,
       sources: LOOPBACK_SOURCES,
+      ...(values.family === undefined ? {} : { family: values.family }),
     });
     await proxyQuiet(target.proxy.statusPort, 30_000).catch((err: Error) => {
       console.error(err.message);

@@ -27,6 +27,8 @@ export interface FuzzOptions {
   checkEvery?: number;
   /** No new input starts after this time (Date.now()). */
   deadline?: number;
+  /** Only the inputs of this family (the others in the index range are skipped): to corner one. */
+  family?: string;
   /** Loopback source addresses to spread connections over (TIME_WAIT uses ports per address). */
   sources?: readonly string[];
 }
@@ -194,6 +196,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         }
       }
       const input = generate(seed, index);
+      if (options.family !== undefined && input.family !== options.family) continue;
       const source = sources.length > 0 ? sources[index % sources.length] : undefined;
       const result = await exchange(port, input, wait, source);
       const { answers, broken } = readAnswers(result.raw);

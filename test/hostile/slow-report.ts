@@ -23,7 +23,8 @@ export async function runSlowReport(attackers: number, seconds: number): Promise
 
     open = openAttackers(proxy.port, attackers);
     const armed = await eventually(() => open.every((a) => a.armedAt() !== null), 60_000);
-    if (!armed) throw new Error(`${open.filter((a) => a.armedAt() === null).length} attackers never got going`);
+    if (!armed)
+      throw new Error(`${open.filter((a) => a.armedAt() === null).length} attackers never got going`);
     let cut = 0;
     for (const attacker of open) void attacker.closed.then(() => cut++);
     const attacked = await normalClient(get, { until: Date.now() + seconds * 1000 });
@@ -36,7 +37,9 @@ export async function runSlowReport(attackers: number, seconds: number): Promise
 
     const p99Ratio = percentile(attacked, 99) / percentile(alone, 99);
     console.log(`normal client, ${seconds} s each, sequential GETs on fresh connections:`);
-    console.log(`  alone:                 ${alone.length} requests  p50 ${ms(percentile(alone, 50))}  p99 ${ms(percentile(alone, 99))}`);
+    console.log(
+      `  alone:                 ${alone.length} requests  p50 ${ms(percentile(alone, 50))}  p99 ${ms(percentile(alone, 99))}`,
+    );
     console.log(
       `  with ${attackers} attackers: ${attacked.length} requests  p50 ${ms(percentile(attacked, 50))}  p99 ${ms(percentile(attacked, 99))}  (${stillOpen} attackers still open at the end)`,
     );
