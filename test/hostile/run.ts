@@ -55,8 +55,6 @@ export interface FuzzReport {
   /** Smuggled paths the proxy forwarded as requests of their own, answered to no one (desyncs()). */
   unansweredPipelined: number;
   seconds: number;
-  /** The input each client address:port was last used by (to name the input behind a connection left open). */
-  sources: Map<string, number>;
 }
 
 interface Answer {
@@ -95,8 +93,6 @@ export function readAnswers(raw: Buffer): { answers: Answer[]; broken: boolean }
 interface Exchanged {
   raw: Buffer;
   closed: boolean;
-  /** The client's address:port. */
-  from: string;
 }
 
 function exchange(
@@ -131,11 +127,9 @@ function exchange(
     // The proxy's FIN or reset, not our timer: a reset counts as a close too.
     socket.on('close', () => {
       clearTimeout(timer);
-      resolve({ raw: Buffer.concat(chunks), closed: answered || !timedOut, from });
+      resolve({ raw: Buffer.concat(chunks), closed: answered || !timedOut });
     });
-    let from = '';
     socket.once('connect', async () => {
-      from = `${socket.localAddress}:${socket.localPort}`;
       for (const part of input.parts) {
         if (socket.destroyed) return;
         socket.write(part);
@@ -174,7 +168,6 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     answeredSmuggled: new Set(),
     unansweredPipelined: 0,
     seconds: 0,
-    sources: new Map(),
   };
   const started = Date.now();
   let next = from;
@@ -201,7 +194,6 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       const result = await exchange(port, input, wait, source);
       const { answers, broken } = readAnswers(result.raw);
       report.inputs++;
-      report.sources.set(result.from, index);
       for (const answer of answers) {
         if (answer.status >= 200)
           report.statuses.set(answer.status, (report.statuses.get(answer.status) ?? 0) + 1);
