@@ -23,39 +23,52 @@ export interface RecordingBackend {
   close(): Promise<void>;
 }
 
-/** The X-Seen value for a target: encoded, as a target may hold bytes a header value may not. */
-export const seenValue = (target: string) => encodeURIComponent(target);
+/**
+ * The X-Seen value for a request: its smuggled path, else the start of its target (a long target
+ * echoed whole would make the answer's head too large for the proxy); encoded, as a target may
+ * hold bytes a header value may not.
+ */
+const seenValue = (seen: string) => encodeURIComponent(seen.slice(0, 200));
 
 export async function createRecordingBackend(): Promise<RecordingBackend> {
   const smuggled = new Map<string, { count: number; framedByProxy: boolean }>();
   let requests = 0;
   let parseErrors = 0;
 
+  /** Counts the request, records it when smuggled; what its answer's X-Seen says. */
   function record(req: IncomingMessage): string {
     requests++;
     const target = req.url ?? '';
     const at = target.indexOf('/smuggled/');
-    if (at >= 0) {
-      // The path as generated: an absolute-form target or a query around it does not hide it.
-      const path = /^\/smuggled\/[0-9]+-[0-9]+/.exec(target.slice(at))?.[0] ?? target;
-      const framedByProxy = req.headers['x-request-id'] !== undefined;
-      const seen = smuggled.get(path);
-      smuggled.set(path, {
-        count: (seen?.count ?? 0) + 1,
-        framedByProxy: framedByProxy && (seen?.framedByProxy ?? true),
-      });
-    }
-    return target;
+    if (at < 0) return target;
+    // The path as generated: an absolute-form target or a query around it does not hide it.
+    const path = /^\/smuggled\/[0-9]+-[0-9]+/.exec(target.slice(at))?.[0] ?? target;
+    const framedByProxy = req.headers['x-request-id'] !== undefined;
+    const seen = smuggled.get(path);
+    smuggled.set(path, {
+      count: (seen?.count ?? 0) + 1,
+      framedByProxy: framedByProxy && (seen?.framedByProxy ?? true),
+    });
+    return path;
   }
 
-  const server: Server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
-    const target = record(req);
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Seen': seenValue(target), 'Content-Length': 3 });
-      res.end('ok\n');
-    });
-  });
+  // A larger head limit than the proxy's: a head the proxy let through (plus the headers it adds)
+  // is never refused here, so every 431 is the proxy's own and a refusal here means a broken head.
+  const server: Server = createServer(
+    { keepAliveTimeout: 30_000, maxHeaderSize: 1024 * 1024 },
+    (req, res) => {
+      const target = record(req);
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, {
+          'Content-Type': 'text/plain',
+          'X-Seen': seenValue(target),
+          'Content-Length': 3,
+        });
+        res.end('ok\n');
+      });
+    },
+  );
   // An upgrade or CONNECT is refused with a plain answer: the proxy must pass that on as an answer.
   const refuse = (req: IncomingMessage, socket: Duplex) => {
     const target = record(req);
