@@ -31,6 +31,9 @@ export interface UpgradeHandlerOptions {
  * as a plain request without its Upgrade header, on a connection closed afterwards — an
  * `Upgrade: h2c` never reaches a worker.
  */
+/** How long a refused upgrade's connection may stay half-closed, waiting for the client's FIN. */
+const REFUSED_LINGER_MS = 5000;
+
 export function createUpgradeHandler(options: UpgradeHandlerOptions) {
   const { proxy, getRuntime, logger, isClosing, handleHttp, tunnels } = options;
 
@@ -129,6 +132,12 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
     if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
       // Node has handed the connection over; a body after an upgrade request cannot be framed.
       socket.end(rawErrorResponse(400));
+      // Handed over, the socket no longer flows: unread, the client's FIN would never be seen and
+      // the connection never closed (a leaked fd, found by test/hostile/). Read and drop what comes,
+      // for a bounded while.
+      socket.resume();
+      const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+      socket.once('close', () => clearTimeout(linger));
       return;
     }
     if (head.length > 0) socket.unshift(head);

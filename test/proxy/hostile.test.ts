@@ -31,6 +31,9 @@ const MALFORMED: string[] = [
   'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
   `GET / HTTP/1.1\r\nHost: a\r\nX-Huge: ${'h'.repeat(64 * 1024)}\r\n\r\n`,
   'GET http://evil.example/ HTTP/1.1\r\nHost: a\r\n\r\n',
+  // Found by the generator (test/hostile/): undici refused both, and the proxy answered 502.
+  'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n',
+  'GET / HTTP/1.1\r\nHost: [::1\r\n\r\n',
   'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n',
   'GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
   'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n',
