@@ -11,7 +11,6 @@ import { schemeOf } from './headers.js';
 import { NO_EXCLUSIONS } from './pool/balancer.js';
 import type { Upstream } from './pool/upstream.js';
 import { requestPrologue } from './prologue.js';
-import { malformedRequest } from './request-target.js';
 import { isIdempotent, nextUpstream, retriesAfter, retriesOnStatus } from './retry.js';
 import { redirectLocation } from './routes/rewrite.js';
 import { routeRequest } from './routes/route-request.js';
@@ -72,7 +71,11 @@ export function createForwarder(options: ForwarderOptions) {
     const ex = createExchange(req, res, runtime, origin, isIdempotent(req.method));
     res.once('close', () => finish(ex));
     const routing = routeRequest(req, runtime.match);
-    if (routing.kind === 'bad') return reject(ex, new ProxyError('GH_ERR_BAD_REQUEST', routing.reason));
+    if (routing.kind === 'bad') {
+      // A target or Host no front can route: the client's stream is suspect, so it ends here.
+      res.shouldKeepAlive = false;
+      return reject(ex, new ProxyError('GH_ERR_BAD_REQUEST', routing.reason));
+    }
     if (routing.kind === 'none')
       return reject(ex, new ProxyError('GH_ERR_NO_ROUTE', `no route for host "${routing.host}"`));
     const { route } = routing;
@@ -83,12 +86,6 @@ export function createForwarder(options: ForwarderOptions) {
     // The loader refuses static routes until the file server exists; never reach attempt() without a pool.
     if (!route.backend)
       return reject(ex, new ProxyError('GH_ERR_NO_ROUTE', `route ${route.config.name} has no pool`));
-
-    const malformed = malformedRequest(req.url, req.headers.host);
-    if (malformed) {
-      res.shouldKeepAlive = false;
-      return reject(ex, new ProxyError('GH_ERR_BAD_REQUEST', malformed));
-    }
 
     // Before the body counts as one (no lingering close): nothing reads it, and Node drains it
     // after the answer.

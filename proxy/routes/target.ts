@@ -50,7 +50,9 @@ export function hostName(value: string): string | null {
   let host = value.trim().toLowerCase();
   if (host.startsWith('[')) {
     const close = host.indexOf(']');
-    if (close < 0) return null;
+    // Only hex digits, colons and dots make an IPv6 literal; anything else trips undici's URL
+    // assertions upstream (a 502 for the client's mistake) and is refused here instead.
+    if (close < 0 || !/^\[[0-9a-f:.]+$/.test(host.slice(0, close))) return null;
     const after = host.slice(close + 1);
     if (after !== '' && !/^:\d*$/.test(after)) return null;
     return host.slice(0, close + 1);

@@ -39,6 +39,7 @@ describe('the request target', () => {
   test('IPv6 literals keep their brackets; a bad port is no host', () => {
     assert.equal(hostName('[::1]:8080'), '[::1]');
     assert.equal(hostName('[::1'), null);
+    assert.equal(hostName('[nope]'), null);
     assert.equal(hostName('a.example:x'), null);
     assert.equal(hostName(''), '');
   });
