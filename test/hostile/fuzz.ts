@@ -10,18 +10,44 @@ import { startFuzzTarget } from './target.js';
  *   --slow 1000 [--seconds S]   a normal client's latency with that many slow attackers open
  * Exits 1 when any input failed (each printed with its seed and index, to replay with --from I --n 1).
  */
-const { values } = parseArgs({
-  options: {
-    n: { type: 'string', default: '20000' },
-    seed: { type: 'string', default: String(Date.now() % 1_000_000) },
-    from: { type: 'string', default: '0' },
-    concurrency: { type: 'string', default: '100' },
-    minutes: { type: 'string', default: '30' },
-    family: { type: 'string' },
-    slow: { type: 'string' },
-    seconds: { type: 'string', default: '20' },
-  },
-});
+const USAGE = `usage: npm run fuzz -- [options]
+  --n N            inputs (default 20000)
+  --seed S         seed (default: from the clock, printed)
+  --from I         first input index (replay one failure: --seed S --from I --n 1)
+  --concurrency C  connections at once (default 100)
+  --minutes M      time bound (default 30)
+  --family F       only inputs of one family
+  --slow N         instead: a normal client's p50/p99 with N slow attackers open, and the proxy's RSS
+  --seconds S      with --slow: seconds per phase (default 20)`;
+
+let parsed: ReturnType<typeof parseOptions>;
+try {
+  parsed = parseOptions();
+} catch (err) {
+  console.error(`${(err as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+if (parsed.values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const { values } = parsed;
+
+function parseOptions() {
+  return parseArgs({
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      n: { type: 'string', default: '20000' },
+      seed: { type: 'string', default: String(Date.now() % 1_000_000) },
+      from: { type: 'string', default: '0' },
+      concurrency: { type: 'string', default: '100' },
+      minutes: { type: 'string', default: '30' },
+      family: { type: 'string' },
+      slow: { type: 'string' },
+      seconds: { type: 'string', default: '20' },
+    },
+  });
+}
 
 function positive(name: string, text: string | undefined, min = 1): number {
   const value = Number(text);
