@@ -52,10 +52,10 @@ const nginx: TlsFrontSpec = {
       statusPort: await freePort(),
       servers: [`${ctx.upstream.host}:${ctx.upstream.port}`],
     });
-    const snippet = renderNginx(config, {
-      target: 'host',
-      tls: { tls: tls(tlsPort), nginxVersion: installedNginxVersion() },
-    });
+    const snippet = renderNginx(
+      { ...config, tls: tls(tlsPort) },
+      { target: 'host', nginxVersion: installedNginxVersion() },
+    );
     const running = await startNginx({ snippet, port: tlsPort });
     return {
       id: 'nginx',

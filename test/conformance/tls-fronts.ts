@@ -53,10 +53,10 @@ export const nginxTlsFront: TlsFront = {
     chmodSync(tempPath, 0o755);
     try {
       const config = conformanceConfig({ port: plainPort, statusPort }, servers, overrides, tempPath);
-      const snippet = renderNginx(config, {
-        target: 'host',
-        tls: { tls: conformanceTls(tlsPort, certificates), nginxVersion: installedNginxVersion() },
-      });
+      const snippet = renderNginx(
+        { ...config, tls: conformanceTls(tlsPort, certificates) },
+        { target: 'host', nginxVersion: installedNginxVersion() },
+      );
       const nginx = await startNginx({ snippet, port: tlsPort, keepTempPaths: true });
       return {
         plainPort,
