@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../helpers/net.js';
+import { makeCa, makeLeaf } from '../helpers/openssl-certs.js';
 import { type Pebble, startPebble } from '../helpers/pebble.js';
 import { type HeadersEcho, servers, startProxyProcess } from '../helpers/proxy.js';
 import { requires } from '../helpers/system-deps.js';
@@ -36,6 +37,8 @@ describe('the proxy obtains its certificate from an ACME server', requires('pebb
   test('two processes, one order: HTTP-01 answered on the plain listener, https served with the certificate, kept across SIGHUP', async (t) => {
     // acme-client reaches pebble's directory over https signed by a test CA: trusted the way a
     // deployment against a private ACME CA does it.
+    const ownCa = makeCa(dir, 'gatehouse test CA');
+    const own = makeLeaf(dir, 'own', ownCa, ['localhost']);
     const directoryCa = join(dir, 'pebble-directory-ca.pem');
     writeFileSync(directoryCa, pebble.directoryCa);
     const config = {
@@ -45,6 +48,8 @@ describe('the proxy obtains its certificate from an ACME server', requires('pebb
       tls: {
         listen: '127.0.0.1:0',
         redirect_http: true,
+        // A pair of its own beside ACME's: the default until ACME's arrives, and still served after.
+        certificates: [{ cert: own.cert, key: own.key }],
         acme: {
           email: 'ops@gatehouse.example',
           directory: pebble.directory,
@@ -63,8 +68,8 @@ describe('the proxy obtains its certificate from an ACME server', requires('pebb
     const root = await pebble.issuingRoot();
 
     for (const servername of DOMAINS) {
-      // Until the order is done the listener refuses handshakes; then the certificate verifies
-      // against pebble's root for the name asked.
+      // Until the order is done the handshake gets the own pair (not trusted here); then a
+      // certificate that verifies against pebble's root for the name asked.
       const served = await waitFor(
         `an https answer for ${servername}`,
         () => https1({ port: tlsPort, ca: root, servername, path: '/headers', timeout: 10_000 }),
@@ -88,7 +93,8 @@ describe('the proxy obtains its certificate from an ACME server', requires('pebb
       'the other process picked the stored files up',
     );
 
-    // A config reload does not drop the certificate ACME put in (it is not in the config file).
+    // A config reload (which reads tls.certificates again) does not drop the certificate ACME put
+    // in: it is not in the config file.
     const reloaded = proxy.logs.length;
     proxy.signal('SIGHUP');
     await waitFor(
@@ -96,8 +102,13 @@ describe('the proxy obtains its certificate from an ACME server', requires('pebb
       async () => proxy.logs.slice(reloaded).filter((l) => l.msg === 'configuration reloaded').length === 2,
       15_000,
     );
-    const again = await https1({ port: tlsPort, ca: root, servername: DOMAINS[0]!, path: '/healthz' });
-    assert.equal(again.status, 200);
+    for (let i = 0; i < 4; i++) {
+      // New connections, so both processes are likely asked; each must still serve both pairs.
+      const again = await https1({ port: tlsPort, ca: root, servername: DOMAINS[0]!, path: '/healthz' });
+      assert.equal(again.status, 200);
+      const mine = await https1({ port: tlsPort, ca: readFileSync(ownCa.cert, 'utf8'), path: '/healthz' });
+      assert.equal(mine.status, 200);
+    }
 
     // The plain listener redirects, but not the challenge path (404 for a token it never gave).
     const plain = await fetch(`http://127.0.0.1:${plainPort}/.well-known/acme-challenge/unknown-token`);
