@@ -1,16 +1,15 @@
-import type { TlsConfig } from '../config/index.js';
+import { formatAddress, type TlsConfig } from '../config/index.js';
 import { installedNginxVersion } from '../nginx/nginx-version.js';
 import { renderNginx } from '../nginx/render.js';
 import { freePort } from '../test/helpers/net.js';
 import { startNginx } from '../test/helpers/nginx.js';
 import { missing } from '../test/helpers/system-deps.js';
 import { writeBenchConfig } from './bench-config.js';
-import type { FrontContext } from './fronts.js';
-import { track } from './processes.js';
+import { type FrontContext, GATEHOUSE_BIN } from './fronts.js';
+import { startProcess, track } from './processes.js';
 
-// The fronts of `npm run bench -- --tls`, each on its TLS port with the same certificate. Our
-// proxy's column fills in once its TLS listener (issue 16, items 1-2) is merged: its start() runs
-// `gatehouse proxy` with the same tls section.
+// The fronts of `npm run bench -- --tls`, each on its TLS port with the same certificate: our
+// proxy as `gatehouse proxy` (one process) and nginx (one worker), both from the same tls section.
 
 export type TlsFrontId = 'gatehouse' | 'nginx';
 export const TLS_FRONT_IDS: readonly TlsFrontId[] = ['gatehouse', 'nginx'];
@@ -31,12 +30,43 @@ export interface TlsFrontSpec {
   start(ctx: FrontContext, tls: (port: number) => TlsConfig): Promise<RunningTlsFront>;
 }
 
+/** `gatehouse proxy --config FILE`, one process, with the tls section written into its file. */
 const gatehouse: TlsFrontSpec = {
   id: 'gatehouse',
-  label: 'gatehouse proxy',
-  unavailable: () => 'our proxy has no TLS listener on this branch yet (issue 16, items 1-2)',
-  start: () => Promise.reject(new Error('no TLS listener yet')),
+  label: 'gatehouse proxy (1 process)',
+  unavailable: () => null,
+  async start(ctx, tls) {
+    const [port, tlsPort] = [await freePort(), await freePort()];
+    const { file } = writeBenchConfig({
+      dir: ctx.dir,
+      name: 'gatehouse-tls',
+      port,
+      statusPort: await freePort(),
+      servers: [`${ctx.upstream.host}:${ctx.upstream.port}`],
+      extra: { tls: tlsDoc(tls(tlsPort)) },
+    });
+    const child = await startProcess({
+      name: 'gatehouse-tls',
+      command: process.execPath,
+      args: [GATEHOUSE_BIN, 'proxy', '--config', file],
+      logDir: ctx.dir,
+      port: tlsPort,
+    });
+    return { id: 'gatehouse', url: `https://127.0.0.1:${tlsPort}`, pid: child.pid, stop: () => child.stop() };
+  },
 };
+
+/** A resolved tls section written back as the config file's keys (ACME is not benchmarked). */
+function tlsDoc(tls: TlsConfig): Record<string, unknown> {
+  return {
+    listen: formatAddress(tls.listen),
+    certificates: tls.certificates,
+    min_version: tls.minVersion,
+    http2: tls.http2,
+    redirect_http: tls.redirectHttp,
+    hsts: `${tls.hsts}s`,
+  };
+}
 
 /** Real nginx, one worker process, on the rendered config with its tls section (HTTP/2 on, no redirect). */
 const nginx: TlsFrontSpec = {
@@ -52,10 +82,10 @@ const nginx: TlsFrontSpec = {
       statusPort: await freePort(),
       servers: [`${ctx.upstream.host}:${ctx.upstream.port}`],
     });
-    const snippet = renderNginx(config, {
-      target: 'host',
-      tls: { tls: tls(tlsPort), nginxVersion: installedNginxVersion() },
-    });
+    const snippet = renderNginx(
+      { ...config, tls: tls(tlsPort) },
+      { target: 'host', nginxVersion: installedNginxVersion() },
+    );
     const running = await startNginx({ snippet, port: tlsPort });
     return {
       id: 'nginx',

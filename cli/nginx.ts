@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import type { Config } from '../config/index.js';
+import { type Address, type Config, parseAddress } from '../config/index.js';
+import { installedNginxVersion } from '../nginx/nginx-version.js';
 import { type NginxTarget, renderNginx } from '../nginx/render.js';
 import { loadConfigOrExit } from './load-or-exit.js';
 
@@ -10,6 +11,8 @@ interface NginxOptions {
   out?: string;
   fromPm2?: boolean;
   pm2Home?: string;
+  nginxVersion?: string;
+  acmeResponder?: string;
 }
 
 export function registerNginx(program: Command): void {
@@ -34,6 +37,14 @@ export function registerNginx(program: Command): void {
       '--pm2-home <dir>',
       "with --from-pm2: the pm2 daemon's home (default: gatehouse up's, else $PM2_HOME or ~/.pm2)",
     )
+    .option(
+      '--nginx-version <version>',
+      "with tls: the nginx the config is for (1.25.1 and later: 'http2 on;'); default: `nginx -v` here",
+    )
+    .option(
+      '--acme-responder <host:port>',
+      'with tls.acme: where ACME HTTP-01 challenges go (a gatehouse proxy running tls.acme); default: the upstream pool',
+    )
     .action(async (opts: NginxOptions) => {
       let config = loadConfigOrExit(opts.config);
       const label = config.source ?? 'default config';
@@ -44,6 +55,7 @@ export function registerNginx(program: Command): void {
           target: opts.target,
           ...(opts.out ? { out: opts.out } : {}),
           ...(opts.fromPm2 ? { fromPm2: true } : {}),
+          ...(config.tls ? tlsOptions(opts) : {}),
         });
       } catch (err) {
         console.error(`${label}: ${(err as Error).message}`);
@@ -52,6 +64,18 @@ export function registerNginx(program: Command): void {
       if (opts.out) writeFileSync(opts.out, text);
       else process.stdout.write(text);
     });
+}
+
+/** The nginx version (told, else the one on PATH) and the ACME responder, for the TLS servers. */
+function tlsOptions(opts: NginxOptions): { nginxVersion: string | null; acmeResponder: Address | null } {
+  if (opts.nginxVersion !== undefined && !/^\d+\.\d+\.\d+$/.test(opts.nginxVersion))
+    throw new Error(`--nginx-version ${opts.nginxVersion}: give a version such as 1.25.1`);
+  let acmeResponder: Address | null = null;
+  if (opts.acmeResponder !== undefined) {
+    acmeResponder = parseAddress(opts.acmeResponder);
+    if (!acmeResponder) throw new Error(`--acme-responder ${opts.acmeResponder}: give host:port`);
+  }
+  return { nginxVersion: opts.nginxVersion ?? installedNginxVersion(), acmeResponder };
 }
 
 /** The config with the pool pm2 runs now; loads pm2's client only when asked for. */

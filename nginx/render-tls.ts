@@ -5,8 +5,8 @@ import { acmeCertificateFiles } from '../proxy/tls/acme/storage.js';
 import { indent } from './indent.js';
 import { proxyDirectives, serverBody } from './render.js';
 
+/** What the tls section (config.tls) does not say about the nginx it is rendered for. */
 export interface RenderTlsOptions {
-  tls: TlsConfig;
   /**
    * The nginx version the config is for (`nginx -v`, see nginx-version.ts). Before 1.25.1 HTTP/2 is
    * a listen parameter (`listen 443 ssl http2;`); from 1.25.1 it is `http2 on;`, and the old form
@@ -14,8 +14,9 @@ export interface RenderTlsOptions {
    */
   nginxVersion?: string | null;
   /**
-   * Where gatehouse answers ACME HTTP-01 challenges (the process running AcmeManager) when nginx is
-   * the front. Unset: challenges go to the pool like any request.
+   * Where gatehouse answers ACME HTTP-01 challenges (a process running AcmeManager, e.g. a
+   * `gatehouse proxy` with the same tls.acme on another port) when nginx is the front. Unset:
+   * challenges go to the upstream pool like any request (an app that answers them itself).
    */
   acmeResponder?: Address | null;
 }
@@ -59,8 +60,12 @@ function httpsPort(tls: TlsConfig): string {
  * redirect_http is set, but for ACME challenges and /healthz), then one TLS server per certificate,
  * each with the whole proxy body. The first certificate's server is the default (no SNI, unknown name).
  */
-export function renderTlsServers(config: Config, compose: boolean, options: RenderTlsOptions): string[] {
-  const { tls } = options;
+export function renderTlsServers(
+  config: Config,
+  tls: TlsConfig,
+  compose: boolean,
+  options: RenderTlsOptions,
+): string[] {
   const plainListen = compose ? String(config.listen.port) : formatAddress(config.listen);
   const tlsListen = compose ? String(tls.listen.port) : formatAddress(tls.listen);
   const http2Directive = hasHttp2Directive(options.nginxVersion);

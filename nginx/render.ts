@@ -9,17 +9,13 @@ import { renderUpstream } from './render-upstream.js';
 
 export type NginxTarget = 'host' | 'compose';
 
-export interface RenderOptions {
+/** With config.tls (render-tls.ts): TLS servers beside the plain one, which then redirects. */
+export interface RenderOptions extends RenderTlsOptions {
   target: NginxTarget;
   /** The file the render is written to, named in the header comment's command. */
   out?: string;
   /** The pool is the workers pm2 ran when rendered (`--from-pm2`), not the config's. */
   fromPm2?: boolean;
-  /**
-   * The tls section (render-tls.ts): TLS servers beside the plain one, which then redirects.
-   * An option until Config carries `tls` itself.
-   */
-  tls?: RenderTlsOptions;
 }
 
 /** Private ranges a compose network uses: who may read stub_status inside compose. */
@@ -48,7 +44,9 @@ export function renderNginx(config: Config, options: RenderOptions): string {
     ...renderMaps(config),
     '',
     ...renderLogFormat(config),
-    ...(options.tls ? renderTlsServers(config, compose, options.tls) : renderProxyServer(config, compose)),
+    ...(config.tls
+      ? renderTlsServers(config, config.tls, compose, options)
+      : renderProxyServer(config, compose)),
     '',
     ...renderStatusServer(config, compose),
   ];

@@ -4,6 +4,7 @@ import { exitAfterDrainOnSignals } from '../process/lifecycle.js';
 import { createLogger } from '../process/logger.js';
 import { BodyMemory, exposeCollector, keepParserOnBaselineCompiler } from './body-memory.js';
 import { createProxyServer } from './server.js';
+import { type AcmeManager, attachAcme } from './tls/acme/index.js';
 
 export interface RunProxyOptions {
   config: Config;
@@ -54,6 +55,10 @@ export async function runProxy(options: RunProxyOptions): Promise<void> {
     logger.fatal({ err }, 'cannot listen');
     process.exit(1);
   }
+  // Every process of a cluster runs one: the lock in storage makes one order, the others pick
+  // the files up. start() never throws; it resolves after the first check (ordered or retrying).
+  const acme: AcmeManager | null = config.tls?.acme ? attachAcme(proxy, config.tls.acme, logger) : null;
+  void acme?.start();
   process.send?.('ready');
 
   process.on('SIGHUP', () => {
@@ -70,7 +75,10 @@ export async function runProxy(options: RunProxyOptions): Promise<void> {
       proxy.reloadCertificates();
     }
   });
-  exitAfterDrainOnSignals(logger, () => proxy.shutdown());
+  exitAfterDrainOnSignals(logger, async () => {
+    // An order under way finishes and releases its lock before the process goes.
+    await Promise.all([acme?.stop(), proxy.shutdown()]);
+  });
 }
 
 function runPrimary(options: RunProxyOptions): void {

@@ -17,7 +17,10 @@ const DEBOUNCE_MS = 250;
  * stays in service.
  */
 export class CertificateStore {
+  /** The configured pairs (tls.certificates), replaced by a config reload. */
   private pairs: TlsCertificateConfig[];
+  /** The pairs ACME handed over: not in the config file, so a config reload keeps them. */
+  private handed: TlsCertificateConfig[] = [];
   private loaded = new Map<string, LoadedCertificate>();
   private current: CertificateTable | null = null;
   private watchers: FSWatcher[] = [];
@@ -49,7 +52,7 @@ export class CertificateStore {
     this.minVersion = minVersion;
     const next = new Map<string, LoadedCertificate>();
     let firstError: CertificateError | null = null;
-    for (const pair of this.pairs) {
+    for (const pair of this.served()) {
       const id = pairId(pair);
       try {
         next.set(id, readCertificate(pair, minVersion));
@@ -64,9 +67,9 @@ export class CertificateStore {
         );
       }
     }
-    const certificates = this.pairs.flatMap((pair) => next.get(pairId(pair)) ?? []);
+    const certificates = this.served().flatMap((pair) => next.get(pairId(pair)) ?? []);
     if (certificates.length === 0) {
-      if (firstError && this.pairs.length > 0 && !this.current) throw firstError;
+      if (firstError && this.served().length > 0 && !this.current) throw firstError;
       return;
     }
     this.loaded = next;
@@ -82,10 +85,20 @@ export class CertificateStore {
   /** Adds a pair, or replaces the one with the same cert file (ACME's renewals), and swaps it in. */
   put(pair: TlsCertificateConfig): void {
     const at = this.pairs.findIndex((p) => p.cert === pair.cert);
-    const pairs = [...this.pairs];
-    if (at >= 0) pairs[at] = pair;
-    else pairs.push(pair);
-    this.reload(pairs);
+    if (at >= 0) {
+      const pairs = [...this.pairs];
+      pairs[at] = pair;
+      this.reload(pairs);
+      return;
+    }
+    this.handed = [...this.handed.filter((p) => p.cert !== pair.cert), pair];
+    this.reload();
+  }
+
+  /** The configured pairs (the first is the default), then ACME's that the config does not name. */
+  private served(): TlsCertificateConfig[] {
+    const named = new Set(this.pairs.map((p) => p.cert));
+    return [...this.pairs, ...this.handed.filter((p) => !named.has(p.cert))];
   }
 
   /**
@@ -95,7 +108,7 @@ export class CertificateStore {
   watch(): void {
     this.unwatch();
     const byFolder = new Map<string, Set<string>>();
-    for (const pair of this.pairs) {
+    for (const pair of this.served()) {
       for (const file of [pair.cert, pair.key]) {
         const names = byFolder.get(dirname(file)) ?? new Set<string>();
         names.add(basename(file));

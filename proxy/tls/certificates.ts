@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import { certificateNames } from '../../config/certificate-names.js';
 import type { TlsCertificateConfig } from '../../config/index.js';
 
 /** How soon before its end a certificate is reported as expiring (a warning, not an error). */
@@ -126,30 +127,5 @@ function readPem(file: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new CertificateError(file, `cannot read the file (${code})`);
-  }
-}
-
-/** DNS and IP subject alternative names (what clients match against), else the subject's CN. */
-function certificateNames(leaf: X509Certificate): string[] {
-  const names: string[] = [];
-  // "DNS:a.example, IP Address:127.0.0.1, ..." (values with commas are quoted: none of ours).
-  for (const entry of (leaf.subjectAltName ?? '').split(/,\s*/)) {
-    const dns = /^DNS:(.+)$/.exec(entry);
-    const ip = /^IP Address:(.+)$/.exec(entry);
-    if (dns) names.push(dns[1]!.toLowerCase());
-    else if (ip) names.push(normaliseIp(ip[1]!));
-  }
-  if (names.length > 0) return names;
-  const cn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.subject)?.[1];
-  return cn ? [cn.toLowerCase()] : [];
-}
-
-/** OpenSSL writes ::1 as 0:0:0:0:0:0:0:1; the short form is what people read and write. */
-function normaliseIp(text: string): string {
-  if (!text.includes(':')) return text;
-  try {
-    return new URL(`http://[${text}]/`).hostname.slice(1, -1);
-  } catch {
-    return text.toLowerCase();
   }
 }

@@ -66,10 +66,10 @@ export function conformanceConfig(
  * Starts a front with a temp folder of its own for buffer files (buffering.temp_path), removed once
  * the front has stopped or failed to start.
  */
-async function withBufferFolder(
-  start: (tempPath: string) => Promise<StartedFront>,
+export async function withBufferFolder<T extends { stop(): Promise<void> }>(
+  start: (tempPath: string) => Promise<T>,
   mode?: number,
-): Promise<StartedFront> {
+): Promise<T> {
   const path = mkdtempSync(join(tmpdir(), 'gatehouse-conformance-buffers-'));
   const remove = () => rmSync(path, { recursive: true, force: true });
   if (mode !== undefined) chmodSync(path, mode);

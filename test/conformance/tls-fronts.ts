@@ -1,16 +1,14 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TlsCertificateConfig, TlsConfig } from '../../config/index.js';
 import { installedNginxVersion } from '../../nginx/nginx-version.js';
 import { renderNginx } from '../../nginx/render.js';
+import { createLogger } from '../../process/logger.js';
+import { createProxyServer } from '../../proxy/index.js';
 import { freePort, startNginx } from '../helpers/nginx.js';
 import type { SystemDepName } from '../helpers/system-deps.js';
-import { conformanceConfig, type FrontName } from './fronts.js';
+import { conformanceConfig, type FrontName, withBufferFolder } from './fronts.js';
 
 // A front with a TLS listener beside its plain one, for the TLS cases (tls-cases.ts). nginx runs
-// the rendered config (render-tls.ts); our proxy's TLS front is added here once its TLS listener
-// exists: a TlsFront that starts createProxyServer with the same TlsConfig.
+// the rendered config (render-tls.ts); our proxy runs createProxyServer with the same TlsConfig.
 
 export interface StartedTlsFront {
   /** The plain listener (redirects to https). */
@@ -49,29 +47,32 @@ export const nginxTlsFront: TlsFront = {
   async start({ servers, certificates, overrides }) {
     const [plainPort, tlsPort, statusPort] = [await freePort(), await freePort(), await freePort()];
     // nginx's workers (nobody, when tests run as root) make their temp folders inside this one.
-    const tempPath = mkdtempSync(join(tmpdir(), 'gatehouse-conformance-tls-'));
-    chmodSync(tempPath, 0o755);
-    try {
+    return withBufferFolder(async (tempPath) => {
       const config = conformanceConfig({ port: plainPort, statusPort }, servers, overrides, tempPath);
-      const snippet = renderNginx(config, {
-        target: 'host',
-        tls: { tls: conformanceTls(tlsPort, certificates), nginxVersion: installedNginxVersion() },
-      });
+      const snippet = renderNginx(
+        { ...config, tls: conformanceTls(tlsPort, certificates) },
+        { target: 'host', nginxVersion: installedNginxVersion() },
+      );
       const nginx = await startNginx({ snippet, port: tlsPort, keepTempPaths: true });
-      return {
-        plainPort,
-        tlsPort,
-        stop: async () => {
-          await nginx.stop();
-          rmSync(tempPath, { recursive: true, force: true });
-        },
-      };
-    } catch (error) {
-      rmSync(tempPath, { recursive: true, force: true });
-      throw error;
-    }
+      return { plainPort, tlsPort, stop: nginx.stop };
+    }, 0o755);
   },
 };
 
-/** The fronts with a TLS listener so far. */
-export const tlsFronts: TlsFront[] = [nginxTlsFront];
+export const gatehouseTlsFront: TlsFront = {
+  name: 'gatehouse',
+  needs: [],
+  start: ({ servers, certificates, overrides }) =>
+    withBufferFolder(async (tempPath) => {
+      const config = conformanceConfig({ port: 0, statusPort: 0 }, servers, overrides, tempPath);
+      const proxy = createProxyServer(
+        { ...config, tls: conformanceTls(0, certificates) },
+        { logger: createLogger({ name: 'proxy', level: 'silent' }) },
+      );
+      await proxy.listen();
+      return { plainPort: proxy.address.port, tlsPort: proxy.tlsAddress!.port, stop: () => proxy.shutdown() };
+    }),
+};
+
+/** Every front, each with a TLS listener: the TLS cases run against both. */
+export const tlsFronts: TlsFront[] = [gatehouseTlsFront, nginxTlsFront];

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killOnExit } from './child.js';
@@ -15,6 +16,8 @@ export interface Pebble {
   directory: string;
   /** PEM of the CA that signed pebble's own HTTPS certificate: what a client trusts to reach it. */
   directoryCa: string;
+  /** PEM of the root pebble issues under (from its management interface; a new one each run). */
+  issuingRoot(): Promise<string>;
   /** What the two processes printed, for assertion messages. */
   output(): string;
   stop(): Promise<void>;
@@ -28,6 +31,24 @@ interface Started {
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** GET of a PEM over https, trusting `ca`. */
+function fetchPem(url: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(url, { ca, timeout: 20_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: ${res.statusCode} ${body}`)),
+      );
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: timeout`)));
+    req.on('error', reject);
+  });
 }
 
 /** Starts challtestsrv and pebble; `httpPort` is where pebble sends HTTP-01 validation requests. */
@@ -64,7 +85,8 @@ export async function startPebble(options: { httpPort: number }): Promise<Pebble
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const [dnsPort, managementPort, acmePort, tlsPort] = [
+    const [dnsPort, managementPort, acmePort, tlsPort, pebbleManagementPort] = [
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
@@ -97,7 +119,7 @@ export async function startPebble(options: { httpPort: number }): Promise<Pebble
       JSON.stringify({
         pebble: {
           listenAddress: `127.0.0.1:${acmePort}`,
-          managementListenAddress: '',
+          managementListenAddress: `127.0.0.1:${pebbleManagementPort}`,
           certificate: leaf.cert,
           privateKey: leaf.key,
           httpPort: options.httpPort,
@@ -114,9 +136,11 @@ export async function startPebble(options: { httpPort: number }): Promise<Pebble
     await waitForPort(acmePort, 20_000, () =>
       pebble.exitCode !== null ? `pebble exited:\n${output}` : null,
     );
+    const directoryCa = readFileSync(ca.cert, 'utf8');
     return {
       directory: `https://127.0.0.1:${acmePort}/dir`,
-      directoryCa: readFileSync(ca.cert, 'utf8'),
+      directoryCa,
+      issuingRoot: () => fetchPem(`https://127.0.0.1:${pebbleManagementPort}/roots/0`, directoryCa),
       output: () => output,
       stop,
     };

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -7,6 +8,7 @@ import type { TlsConfig } from '../../config/index.js';
 import { installedNginxVersion } from '../../nginx/nginx-version.js';
 import { renderNginx } from '../../nginx/render.js';
 import { hasHttp2Directive } from '../../nginx/render-tls.js';
+import { gatehouseBin } from '../helpers/child.js';
 import { configFrom, nginxTest } from '../helpers/nginx.js';
 import { makeCa, makeLeaf } from '../helpers/openssl-certs.js';
 import { requires } from '../helpers/system-deps.js';
@@ -36,7 +38,7 @@ describe('nginx TLS render', () => {
     };
   }
   const render = (t: TlsConfig, nginxVersion: string | null = '1.22.1') =>
-    renderNginx(config, { target: 'host', tls: { tls: t, nginxVersion } });
+    renderNginx({ ...config, tls: t }, { target: 'host', nginxVersion });
 
   test('the http2 directive exists from nginx 1.25.1 on', () => {
     assert.deepEqual(
@@ -105,14 +107,10 @@ describe('nginx TLS render', () => {
       domains: ['www.shop.example'],
       storage,
     };
-    const text = renderNginx(config, {
-      target: 'host',
-      tls: {
-        tls: tls({ certificates: [], acme }),
-        nginxVersion: '1.22.1',
-        acmeResponder: { host: '127.0.0.1', port: 8089 },
-      },
-    });
+    const text = renderNginx(
+      { ...config, tls: tls({ certificates: [], acme }) },
+      { target: 'host', nginxVersion: '1.22.1', acmeResponder: { host: '127.0.0.1', port: 8089 } },
+    );
     assert.match(text, /server_name www\.shop\.example;/);
     assert.match(text, new RegExp(`ssl_certificate ${join(storage, 'certificate.pem')};`));
     assert.match(text, new RegExp(`ssl_certificate_key ${join(storage, 'certificate.key')};`));
@@ -135,6 +133,36 @@ describe('nginx TLS render', () => {
       const { ok, output } = nginxTest(render(tls({ hsts: 600 }), version));
       assert.ok(ok, output);
     });
+    test('`gatehouse nginx` on a config file with a tls section: the installed syntax, or the one told', () => {
+      const file = join(dir, 'gatehouse-tls.yaml');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          listen: '127.0.0.1:8080',
+          buffering: { temp_path: dir },
+          tls: { listen: '127.0.0.1:8443', certificates: [shop, blog] },
+        }),
+      );
+      const installed = gatehouse('nginx', '--config', file);
+      assert.equal(installed.status, 0, installed.stderr);
+      const listen = hasHttp2Directive(version)
+        ? /listen 127\.0\.0\.1:8443 ssl default_server;\n\s+http2 on;/
+        : /listen 127\.0\.0\.1:8443 ssl http2 default_server;/;
+      assert.match(installed.stdout, listen);
+      assert.match(installed.stdout, /server_name shop\.example \*\.shop\.example;/);
+      const { ok, output } = nginxTest(installed.stdout);
+      assert.ok(ok, output);
+
+      const newer = gatehouse('nginx', '--config', file, '--nginx-version', '1.25.1');
+      assert.equal(newer.status, 0, newer.stderr);
+      assert.match(newer.stdout, /listen 127\.0\.0\.1:8443 ssl default_server;\n\s+http2 on;/);
+      const older = gatehouse('nginx', '--config', file, '--nginx-version', '1.22.1');
+      assert.match(older.stdout, /listen 127\.0\.0\.1:8443 ssl http2 default_server;/);
+
+      const bad = gatehouse('nginx', '--config', file, '--nginx-version', 'latest');
+      assert.equal(bad.status, 1);
+      assert.match(bad.stderr, /--nginx-version latest: give a version such as 1\.25\.1/);
+    });
     test('accepts TLSv1.3 only, no http2, no redirect', () => {
       const { ok, output } = nginxTest(
         render(tls({ minVersion: 'TLSv1.3', http2: false, redirectHttp: false }), version),
@@ -143,3 +171,10 @@ describe('nginx TLS render', () => {
     });
   });
 });
+
+/** `gatehouse ARGS` as a user runs it (no config from the environment). */
+function gatehouse(...args: string[]): SpawnSyncReturns<string> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ['GATEHOUSE_CONFIG', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT']) delete env[name];
+  return spawnSync(process.execPath, [gatehouseBin, ...args], { env, encoding: 'utf8', timeout: 30_000 });
+}

@@ -208,10 +208,10 @@ describe('automatic certificates (AcmeManager against pebble)', requires('pebble
         hsts: 0,
         acme: config(storage),
       };
-      const snippet = renderNginx(configFrom({ listen: `127.0.0.1:${plainPort}` }), {
-        target: 'host',
-        tls: { tls, nginxVersion: installedNginxVersion() },
-      });
+      const snippet = renderNginx(
+        { ...configFrom({ listen: `127.0.0.1:${plainPort}` }), tls },
+        { target: 'host', nginxVersion: installedNginxVersion() },
+      );
       const nginx = await startNginx({ snippet, port: tlsPort });
       try {
         const before = new X509Certificate(readFileSync(acmeCertificateFiles(storage).cert)).fingerprint256;

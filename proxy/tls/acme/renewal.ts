@@ -30,7 +30,7 @@ export function inspectStored(
   } catch (error) {
     return { unusable: `unreadable: ${(error as Error).message}` };
   }
-  const names = new Set(certificateNames(stored.cert).map((name) => name.toLowerCase()));
+  const names = new Set(certificateNames(certificate));
   const missing = domains.filter((domain) => !names.has(domain.toLowerCase()));
   if (missing.length > 0) return { unusable: `it does not name ${missing.join(', ')}` };
   const notBefore = Date.parse(certificate.validFrom);
