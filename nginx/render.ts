@@ -33,6 +33,12 @@ const ERROR_PAGES: ReadonlyArray<[number, string]> = [
  * contract, timeouts, limits, retries, realip and stub_status. Pure: same config, same text.
  */
 export function renderNginx(config: Config, options: RenderOptions): string {
+  // Refused rather than rendered without the routes: the TLS servers (render-tls.ts) carry one
+  // `location /` to the top-level pool, so routes would silently go missing on nginx.
+  if (config.tls && config.routes.length > 0)
+    throw new Error(
+      'routes with tls: nginx renders TLS servers without routes for now; render without one of them',
+    );
   const { target } = options;
   const compose = target === 'compose';
   const lines: string[] = [
