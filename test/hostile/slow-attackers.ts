@@ -33,14 +33,17 @@ function watch(socket: Socket): Promise<number> {
   return new Promise((resolve) => socket.once('close', () => resolve(Date.now())));
 }
 
+// Each attacker's clock starts no later than the proxy's can: before connect() (the proxy times
+// from its accept, and a loaded client sees 'connect' later than that), or when the request is
+// written (the keep-alive clock starts once the answer is out). So "cut before its timeout" is a
+// bug of the proxy, never the client's late reading of its own clock.
 function slowloris(port: number): Attacker {
+  const armed = Date.now();
   const socket = connect(port, '127.0.0.1');
-  let armed: number | null = null;
   let timer: NodeJS.Timeout | undefined;
   const head = Buffer.from('GET /slowloris HTTP/1.1\r\nHost: attack.test\r\nX-Drip: ');
   let sent = 0;
   socket.once('connect', () => {
-    armed = Date.now();
     timer = setInterval(() => {
       // The head, then its last header's value forever: never the blank line that ends it.
       socket.write(sent < head.length ? head.subarray(sent, sent + 1) : 'a');
@@ -62,11 +65,8 @@ function slowBody(port: number): Attacker {
 }
 
 function silent(port: number): Attacker {
+  const armed = Date.now();
   const socket = connect(port, '127.0.0.1');
-  let armed: number | null = null;
-  socket.once('connect', () => {
-    armed = Date.now();
-  });
   return { kind: 'silent', armedAt: () => armed, closed: watch(socket), stop: () => socket.destroy() };
 }
 
@@ -75,14 +75,19 @@ function idleKeepalive(port: number): Attacker {
   let armed: number | null = null;
   let answer = '';
   socket.setEncoding('latin1');
-  socket.once('connect', () => socket.write('GET /idle HTTP/1.1\r\nHost: attack.test\r\n\r\n'));
+  let written: number | null = null;
+  socket.once('connect', () => {
+    written = Date.now();
+    socket.write('GET /idle HTTP/1.1\r\nHost: attack.test\r\n\r\n');
+  });
   socket.on('data', (text: string) => {
     answer += text;
-    // The answer is in (a short one, with its length): from now on the connection is idle.
+    // The answer is in (a short one, with its length): from now on the connection is idle, and
+    // has been since no earlier than the request went out.
     const end = answer.indexOf('\r\n\r\n');
     const length = /\r\ncontent-length: *(\d+)/i.exec(answer)?.[1];
     if (armed === null && end >= 0 && length !== undefined && answer.length >= end + 4 + Number(length)) {
-      armed = Date.now();
+      armed = written;
     }
   });
   return {
