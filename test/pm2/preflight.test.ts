@@ -67,7 +67,10 @@ describe('the addresses gatehouse up checks before it starts anything', () => {
       status: { listen: '127.0.0.1:9081' },
       workers: { count: 1, port: 9001 },
       tls: { listen: '127.0.0.1:9443', certificates: [{ cert: '/srv/a.pem', key: '/srv/a-key.pem' }] },
-      routes: [{ name: 'site' }, { name: 'hello', host: 'hello.localhost', workers: { count: 2, port: 9101 } }],
+      routes: [
+        { name: 'site' },
+        { name: 'hello', host: 'hello.localhost', workers: { count: 2, port: 9101 } },
+      ],
     });
     assert.deepEqual(
       stackAddresses(config).map((a) => [a.key, `${a.address.host}:${a.address.port}`, a.worker]),

@@ -117,7 +117,9 @@ for (const [name, send] of protocols) {
       const metrics = await request(proxy.statusPort, { path: '/metrics' });
       assert.match(
         metrics.text,
-        new RegExp(`gatehouse_requests_total\\{route="default",upstream="127.0.0.1:${worker.port}",code_class="4xx"\\} 1`),
+        new RegExp(
+          `gatehouse_requests_total\\{route="default",upstream="127.0.0.1:${worker.port}",code_class="4xx"\\} 1`,
+        ),
       );
     });
   });
