@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,36 +14,9 @@ import { waitFor } from './wait.js';
 export const pm2Bin = join(packageRoot, 'node_modules', 'pm2', 'bin', 'pm2');
 export const ecosystemFile = join(packageRoot, 'ecosystem.config.cjs');
 
-/**
- * A block of `count` consecutive free ports, for the workers (worker i listens on port + i).
- * Probed by binding each one; a range that is taken is skipped.
- */
-export async function freePortRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Below the usual ephemeral range (32768+), where outgoing connections could take a port first.
-    // Random on purpose, the one unseeded draw in the tests: runs on this machine at the same time
-    // (other worktrees) must not all probe the same block first; a taken block is skipped.
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const ports = Array.from({ length: count }, (_, i) => base + i);
-    const held: import('node:net').Server[] = [];
-    let ok = true;
-    for (const port of ports) {
-      const server = createServer();
-      const bound = await new Promise<boolean>((resolve) => {
-        server.once('error', () => resolve(false));
-        server.listen(port, '127.0.0.1', () => resolve(true));
-      });
-      if (!bound) {
-        ok = false;
-        break;
-      }
-      held.push(server);
-    }
-    await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
-    if (ok) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
-}
+import { freePortRange } from './net.js';
+
+export { freePortRange };
 
 /** One process as `pm2 jlist` describes it (the fields the tests read). */
 export interface Pm2Process {

@@ -111,11 +111,4 @@ export async function startHttpServer(
   };
 }
 
-/** A port on 127.0.0.1 that refuses connections: bound, then closed. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { closedPort } from './net.js';

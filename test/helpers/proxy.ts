@@ -411,15 +411,7 @@ export async function portsFree(ports: readonly number[]): Promise<boolean> {
   return true;
 }
 
-/** A port nothing listens on (bound, then released): connections to it are refused. */
-export async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
+export { closedPort } from './net.js';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
