@@ -291,3 +291,68 @@ describe('deployer status and down', () => {
     );
   });
 });
+
+describe('deployer with routes', () => {
+  // A route with workers of its own (as config/examples/two-apps.yaml's hello): its own containers.
+  const routed = stackConfig(
+    'shop',
+    [
+      'routes:',
+      '  - name: site',
+      '  - name: hello',
+      '    host: hello.localhost',
+      '    workers: { count: 1, port: 8101, app: dist/app/examples/wsgi-hello.js }',
+      '',
+    ].join('\n'),
+    'two-apps.yaml',
+  );
+  const helloWorkers = (fake: ReturnType<typeof fakeEngine>) =>
+    fake.running('worker').filter((c) => c.spec.Labels?.['gatehouse.route'] === 'hello');
+
+  test("up starts each route's own workers beside the top-level ones: labelled with the route, running its app", async () => {
+    const { fake, deployer } = setup();
+    await deployer.up({ ...upOptions, config: routed });
+    assert.deepEqual(
+      fake.log.filter((l) => l.startsWith('create')),
+      [
+        'create network shop-net',
+        'create shop-worker-w1',
+        'create shop-worker-w2',
+        'create shop-worker-hello-w3',
+        'create shop-proxy',
+      ],
+    );
+    const [hello] = helloWorkers(fake);
+    assert.deepEqual(hello?.spec.Cmd, [
+      'worker',
+      '--config',
+      '/app/config/deploy.yaml',
+      '--app',
+      'dist/app/examples/wsgi-hello.js',
+    ]);
+    assert.equal(fake.running('worker').length, 3);
+    const doc = parse(fake.running('proxy')[0]!.files.get('/app/config/deploy.yaml')!.toString());
+    assert.equal(doc.routes[1].upstream.docker.route, 'hello');
+  });
+
+  test('scale changes the top-level pool only; rollout replaces every pool, each at its size', async () => {
+    const { fake, deployer } = setup({
+      images: { 'gatehouse:latest': 'sha256:aaa', 'gatehouse:v2': 'sha256:bbb' },
+    });
+    await deployer.up({ ...upOptions, config: routed });
+    assert.deepEqual(await deployer.scale({ workers: 3, config: routed }), { started: 1, stopped: 0 });
+    assert.equal(helloWorkers(fake).length, 1);
+    const oldHello = helloWorkers(fake)[0]!.spec.name;
+    assert.deepEqual(await deployer.rollout({ image: 'gatehouse:v2', config: routed }), {
+      started: 4,
+      stopped: 4,
+    });
+    const hello = helloWorkers(fake);
+    assert.equal(hello.length, 1);
+    assert.notEqual(hello[0]!.spec.name, oldHello);
+    assert.deepEqual(
+      fake.running('worker').map((c) => c.spec.Image),
+      ['gatehouse:v2', 'gatehouse:v2', 'gatehouse:v2', 'gatehouse:v2'],
+    );
+  });
+});
