@@ -256,10 +256,19 @@ export function createDeployer(options: DeployerOptions): Deployer {
       out(
         `rolling out ${rollout.image} (${imageId.replace(/^sha256:/, '').slice(0, 12)}) over ${total} workers`,
       );
-      // New beside old: the pool never shrinks below its size, and a bad image stops here.
-      for (const group of groups)
-        if (group.old.length > 0)
-          await startWorkers(group.old.length, rollout.image, rollout.config, group.pool);
+      // New beside old: the pool never shrinks below its size, and a bad image stops here — with the
+      // new workers of the pools started before removed again, so every pool is as it was.
+      const started: string[] = [];
+      try {
+        for (const group of groups)
+          if (group.old.length > 0)
+            started.push(
+              ...(await startWorkers(group.old.length, rollout.image, rollout.config, group.pool)),
+            );
+      } catch (error) {
+        await Promise.all(started.map((id) => engine.removeContainer(id).catch(() => {})));
+        throw error;
+      }
       out(`waiting ${settle} ms for the proxy to add the new workers`);
       await sleep(settle);
       await retire(

@@ -355,4 +355,38 @@ describe('deployer with routes', () => {
       ['gatehouse:v2', 'gatehouse:v2', 'gatehouse:v2', 'gatehouse:v2'],
     );
   });
+
+  test("a route's new workers that never turn healthy fail the rollout: the new workers of every pool removed, the old ones untouched", async () => {
+    let now = 0;
+    const fake = fakeEngine({ images: { 'gatehouse:latest': 'sha256:aaa', 'gatehouse:v2': 'sha256:bbb' } });
+    await createDeployer({ engine: fake.engine, stack: 'shop', pollInterval: 1, sleep: async () => {} }).up({
+      ...upOptions,
+      config: routed,
+    });
+    const before = [...fake.containers.keys()];
+    // The hello route's new worker stays "starting"; the top-level pool's new ones turn healthy.
+    const helloNeverHealthy = {
+      ...fake.engine,
+      inspectContainer: async (id: string) => {
+        const info = await fake.engine.inspectContainer(id);
+        const hello = fake.containers.get(id)?.spec.Labels?.['gatehouse.route'] === 'hello';
+        return hello && !before.includes(id) ? { ...info, health: 'starting' } : info;
+      },
+    };
+    const deployer = createDeployer({
+      engine: helloNeverHealthy,
+      stack: 'shop',
+      healthTimeout: 100,
+      pollInterval: 10,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    });
+    await assert.rejects(deployer.rollout({ image: 'gatehouse:v2', config: routed }), {
+      code: 'GH_ERR_DEPLOY_UNHEALTHY',
+    });
+    assert.deepEqual([...fake.containers.keys()].sort(), before.sort(), 'only the containers from before');
+    assert.ok(!fake.log.some((l) => l.startsWith('stop ')), 'no old worker stopped');
+  });
 });
