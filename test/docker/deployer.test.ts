@@ -23,6 +23,21 @@ function setup(engineOptions?: Parameters<typeof fakeEngine>[0], options: Partia
   return { fake, deployer };
 }
 
+/** A deployer on its own clock that waits 100 ms at most for health: sleeping only moves the clock. */
+function impatientDeployer(engine: DeployerOptions['engine']) {
+  let now = 0;
+  return createDeployer({
+    engine,
+    stack: 'shop',
+    healthTimeout: 100,
+    pollInterval: 10,
+    now: () => now,
+    sleep: async (ms) => {
+      now += ms;
+    },
+  });
+}
+
 const upOptions = {
   image: 'gatehouse:latest',
   workers: 2,
@@ -218,7 +233,6 @@ describe('deployer rollout', () => {
   });
 
   test('a worker that never turns healthy times the rollout out and is removed', async () => {
-    let now = 0;
     const fake = fakeEngine({ images: { 'gatehouse:latest': 'sha256:aaa', 'gatehouse:v2': 'sha256:bbb' } });
     await createDeployer({ engine: fake.engine, stack: 'shop', pollInterval: 1, sleep: async () => {} }).up(
       upOptions,
@@ -230,16 +244,7 @@ describe('deployer rollout', () => {
         health: 'starting',
       }),
     };
-    const deployer = createDeployer({
-      engine: neverHealthy,
-      stack: 'shop',
-      healthTimeout: 100,
-      pollInterval: 10,
-      now: () => now,
-      sleep: async (ms) => {
-        now += ms;
-      },
-    });
+    const deployer = impatientDeployer(neverHealthy);
     await assert.rejects(deployer.rollout({ image: 'gatehouse:v2', config }), {
       code: 'GH_ERR_DEPLOY_UNHEALTHY',
       message: /not healthy after/,
@@ -357,7 +362,6 @@ describe('deployer with routes', () => {
   });
 
   test("a route's new workers that never turn healthy fail the rollout: the new workers of every pool removed, the old ones untouched", async () => {
-    let now = 0;
     const fake = fakeEngine({ images: { 'gatehouse:latest': 'sha256:aaa', 'gatehouse:v2': 'sha256:bbb' } });
     await createDeployer({ engine: fake.engine, stack: 'shop', pollInterval: 1, sleep: async () => {} }).up({
       ...upOptions,
@@ -373,16 +377,7 @@ describe('deployer with routes', () => {
         return hello && !before.includes(id) ? { ...info, health: 'starting' } : info;
       },
     };
-    const deployer = createDeployer({
-      engine: helloNeverHealthy,
-      stack: 'shop',
-      healthTimeout: 100,
-      pollInterval: 10,
-      now: () => now,
-      sleep: async (ms) => {
-        now += ms;
-      },
-    });
+    const deployer = impatientDeployer(helloNeverHealthy);
     await assert.rejects(deployer.rollout({ image: 'gatehouse:v2', config: routed }), {
       code: 'GH_ERR_DEPLOY_UNHEALTHY',
     });
