@@ -6,6 +6,7 @@
 //   pm2 start ecosystem.config.cjs --env development  NODE_ENV=development: tsc --watch (gatehouse-tsc),
 //                                                     workers restart on changes, open pages reload
 //   pm2 reload gatehouse-worker | gatehouse-proxy     rolling reload, no request lost
+//   pm2 reload gatehouse-worker-<route>               a route's own workers (routes[].workers), the same way
 //
 // Why CommonJS and a synchronous load: pm2 require()s ecosystem files and uses what they export right
 // away (it does not await a Promise), and the config loader is an ES module. Node 20.19+, 22.12+ and 24

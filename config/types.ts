@@ -43,6 +43,8 @@ export interface DockerDiscoveryConfig {
   port: number;
   /** Docker Engine API socket. */
   socket: string;
+  /** Only the workers labelled gatehouse.route=<route>; absent: only those without that label (the top-level pool). */
+  route?: string;
 }
 
 export interface UpstreamConfig {

@@ -45,6 +45,7 @@ export const upstreamSchema = {
         stack: { type: 'string', pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$' },
         port: { type: 'integer', minimum: 1, maximum: 65535 },
         socket: { type: 'string', minLength: 1 },
+        route: { type: 'string', minLength: 1 },
       },
     },
     balance: { enum: ['round_robin', 'least_conn', 'ip_hash', 'random'] },

@@ -150,6 +150,7 @@ export function resolveUpstream(
           stack: dockerRaw.stack as string,
           port: (dockerRaw.port as number | undefined) ?? 3000,
           socket: (dockerRaw.socket as string | undefined) ?? '/var/run/docker.sock',
+          ...(typeof dockerRaw.route === 'string' ? { route: dockerRaw.route } : {}),
         }
       : null,
     balance,

@@ -8,6 +8,11 @@ export const STACK_LABEL = 'gatehouse.stack';
 export const ROLE_LABEL = 'gatehouse.role';
 /** The network whose address the proxy uses, for a worker attached to several. */
 export const NETWORK_LABEL = 'gatehouse.network';
+/**
+ * A worker of a route's own pool (routes[].workers): the route's name. Workers without it are the
+ * top-level pool's, so stacks deployed before routes keep their pool.
+ */
+export const ROUTE_LABEL = 'gatehouse.route';
 /** A worker listening on another port than upstream.docker.port. */
 export const PORT_LABEL = 'gatehouse.port';
 

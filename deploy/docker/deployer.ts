@@ -1,10 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ROLE_LABEL, stackLabelFilter } from '../../stack/labels.js';
+import { ROLE_LABEL, ROUTE_LABEL, stackLabelFilter } from '../../stack/labels.js';
 import type { ContainerInfo, Engine } from './engine.js';
 import { DeployError } from './errors.js';
 import { networkName, networkSpec, proxySpec, workerName, workerSpec } from './specs.js';
-import { CONFIG_DIR, CONFIG_NAME, type StackConfig, stopTimeoutSeconds } from './stack-config.js';
+import {
+  CONFIG_DIR,
+  CONFIG_NAME,
+  type RoutePool,
+  type StackConfig,
+  stopTimeoutSeconds,
+} from './stack-config.js';
 import { type StatusRow, statusRows } from './status.js';
 import { tarFile } from './tar-file.js';
 import { waitHealthy } from './wait.js';
@@ -62,8 +68,9 @@ export interface Deployer {
 }
 
 /**
- * The stack on a Docker engine: one network, N worker containers and a proxy container that finds
- * the workers by their labels (proxy/sources/docker). The deployer only starts, checks and stops
+ * The stack on a Docker engine: one network, N worker containers (and, for each route with workers
+ * of its own, that route's count of containers labelled with it) and a proxy container that finds
+ * each pool's workers by their labels (proxy/sources/docker). The deployer only starts, checks and stops
  * containers; it never tells the proxy anything — the pool follows from what runs.
  */
 export function createDeployer(options: DeployerOptions): Deployer {
@@ -111,13 +118,19 @@ export function createDeployer(options: DeployerOptions): Deployer {
     return engine.listContainers({ label: stackLabelFilter(stack, role) }, { all: true });
   }
 
-  /** Creates, configures and starts workers, and waits for them; on failure removes them again. */
-  async function startWorkers(count: number, image: string, config: StackConfig): Promise<string[]> {
+  /** Creates, configures and starts workers (of `pool`, else the top level), and waits for them; on failure removes them again. */
+  async function startWorkers(
+    count: number,
+    image: string,
+    config: StackConfig,
+    pool?: RoutePool,
+  ): Promise<string[]> {
     const ids: string[] = [];
     const stopTimeout = stopTimeoutSeconds(config.config.workers.gracePeriod);
     try {
       for (let i = 0; i < count; i++) {
-        const spec = workerSpec({ stack, image, network, stopTimeout, name: workerName(stack, suffix()) });
+        const name = workerName(stack, suffix(), pool?.route);
+        const spec = workerSpec({ stack, image, network, stopTimeout, name, ...(pool ? { pool } : {}) });
         const id = await engine.createContainer(spec);
         ids.push(id);
         await engine.putArchive(id, CONFIG_DIR, tarFile(CONFIG_NAME, config.text));
@@ -148,9 +161,9 @@ export function createDeployer(options: DeployerOptions): Deployer {
     );
   }
 
-  /** Running workers oldest first; stopped or crashed ones are removed on the way. */
-  async function runningWorkers(): Promise<ContainerInfo[]> {
-    const all = await containers('worker');
+  /** Running workers of `route` (else the top level's) oldest first; stopped or crashed ones are removed on the way. */
+  async function runningWorkers(route?: string): Promise<ContainerInfo[]> {
+    const all = (await containers('worker')).filter((c) => c.labels[ROUTE_LABEL] === route);
     const dead = all.filter((c) => c.state !== 'running');
     for (const c of dead) {
       await engine.removeContainer(c.id);
@@ -159,14 +172,14 @@ export function createDeployer(options: DeployerOptions): Deployer {
     return all.filter((c) => c.state === 'running').sort((a, b) => a.created - b.created);
   }
 
-  async function scaleTo(target: number, image: string | undefined, config: StackConfig) {
-    const running = await runningWorkers();
+  async function scaleTo(target: number, image: string | undefined, config: StackConfig, pool?: RoutePool) {
+    const running = await runningWorkers(pool?.route);
     if (target > running.length) {
       const use = image ?? running.at(-1)?.image;
       if (use === undefined)
         throw new DeployError('GH_ERR_DEPLOY_NO_IMAGE', 'no image given and no worker to copy it from');
       await requireImage(use);
-      await startWorkers(target - running.length, use, config);
+      await startWorkers(target - running.length, use, config, pool);
       return { started: target - running.length, stopped: 0 };
     }
     if (target < running.length) {
@@ -193,6 +206,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
         out(`created network ${network}`);
       }
       await scaleTo(up.workers, up.image, up.config);
+      for (const pool of up.config.routePools) await scaleTo(pool.count, up.image, up.config, pool);
 
       const proxies = await containers('proxy');
       const url = `http://${up.bind.includes(':') ? `[${up.bind}]` : up.bind}:${up.port}/`;
@@ -231,15 +245,37 @@ export function createDeployer(options: DeployerOptions): Deployer {
       const old = await runningWorkers();
       if (old.length === 0)
         throw new DeployError('GH_ERR_DEPLOY_NOT_UP', `stack ${stack} has no running worker to replace`);
+      // Every pool at once, each keeping its size: the top level's and each route's own.
+      const groups = [
+        { old, pool: undefined },
+        ...(await Promise.all(
+          rollout.config.routePools.map(async (pool) => ({ old: await runningWorkers(pool.route), pool })),
+        )),
+      ];
+      const total = groups.reduce((sum, group) => sum + group.old.length, 0);
       out(
-        `rolling out ${rollout.image} (${imageId.replace(/^sha256:/, '').slice(0, 12)}) over ${old.length} workers`,
+        `rolling out ${rollout.image} (${imageId.replace(/^sha256:/, '').slice(0, 12)}) over ${total} workers`,
       );
-      // New beside old: the pool never shrinks below its size, and a bad image stops here.
-      await startWorkers(old.length, rollout.image, rollout.config);
+      // New beside old: the pool never shrinks below its size, and a bad image stops here — with the
+      // new workers of the pools started before removed again, so every pool is as it was.
+      const started: string[] = [];
+      try {
+        for (const group of groups)
+          if (group.old.length > 0)
+            started.push(
+              ...(await startWorkers(group.old.length, rollout.image, rollout.config, group.pool)),
+            );
+      } catch (error) {
+        await Promise.all(started.map((id) => engine.removeContainer(id).catch(() => {})));
+        throw error;
+      }
       out(`waiting ${settle} ms for the proxy to add the new workers`);
       await sleep(settle);
-      await retire(old, rollout.config);
-      return { started: old.length, stopped: old.length };
+      await retire(
+        groups.flatMap((group) => group.old),
+        rollout.config,
+      );
+      return { started: total, stopped: total };
     },
 
     async status() {

@@ -1,6 +1,6 @@
-import { NETWORK_LABEL, ROLE_LABEL, type Role, STACK_LABEL } from '../../stack/labels.js';
+import { NETWORK_LABEL, ROLE_LABEL, ROUTE_LABEL, type Role, STACK_LABEL } from '../../stack/labels.js';
 import type { ContainerSpec, NetworkSpec } from './engine.js';
-import { CONFIG_PATH, CONTAINER_SOCKET, PROXY_PORT, STATUS_PORT } from './stack-config.js';
+import { CONFIG_PATH, CONTAINER_SOCKET, PROXY_PORT, type RoutePool, STATUS_PORT } from './stack-config.js';
 
 const SECOND = 1_000_000_000;
 
@@ -31,9 +31,14 @@ export function proxyName(stack: string): string {
   return `${stack}-proxy`;
 }
 
-/** Worker names carry a random suffix: a rollout runs old and new side by side. */
-export function workerName(stack: string, suffix: string): string {
-  return `${stack}-worker-${suffix}`;
+/**
+ * Worker names carry a random suffix: a rollout runs old and new side by side. A route's workers
+ * carry the route's name too (what a container name may hold of it).
+ */
+export function workerName(stack: string, suffix: string, route?: string): string {
+  return route
+    ? `${stack}-worker-${route.replace(/[^a-zA-Z0-9_.-]/g, '_')}-${suffix}`
+    : `${stack}-worker-${suffix}`;
 }
 
 export function stackLabels(stack: string, role: Role): Record<string, string> {
@@ -69,13 +74,21 @@ function hostConfig(network: string) {
   return { Init: true, NetworkMode: network, RestartPolicy: { Name: 'unless-stopped' } };
 }
 
-export function workerSpec(options: StackSpecOptions & { name: string }): ContainerSpec {
-  const { stack, image, network, stopTimeout, name } = options;
+/**
+ * A worker container: of the top-level pool, or of a route's own (labelled with the route, which
+ * its pool's discovery filters on, and serving the route's app).
+ */
+export function workerSpec(options: StackSpecOptions & { name: string; pool?: RoutePool }): ContainerSpec {
+  const { stack, image, network, stopTimeout, name, pool } = options;
   return {
     name,
     Image: image,
-    Cmd: ['worker', '--config', CONFIG_PATH],
-    Labels: { ...stackLabels(stack, 'worker'), [NETWORK_LABEL]: network },
+    Cmd: ['worker', '--config', CONFIG_PATH, ...(pool?.app ? ['--app', pool.app] : [])],
+    Labels: {
+      ...stackLabels(stack, 'worker'),
+      [NETWORK_LABEL]: network,
+      ...(pool ? { [ROUTE_LABEL]: pool.route } : {}),
+    },
     StopTimeout: stopTimeout,
     Healthcheck: healthcheck,
     HostConfig: hostConfig(network),

@@ -16,6 +16,8 @@ const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { 
 };
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
 const config = loadConfig({ file: join(root, 'config', 'compose.yaml') });
+/** A variable as compose interpolates it; the fallback is what a plain `docker compose up` uses. */
+const variable = (name: string, fallback: string) => `\${${name}:-${fallback}}`;
 
 describe('docker-compose.yml', () => {
   test("probes the services with exactly the image's HEALTHCHECK command", () => {
@@ -44,8 +46,6 @@ describe('docker-compose.yml', () => {
   });
 
   test('publishes the proxy and nginx on loopback by default, the status listener not at all', () => {
-    // Compose interpolates these; the defaults are what a plain `docker compose up` publishes.
-    const variable = (name: string, fallback: string) => `\${${name}:-${fallback}}`;
     assert.deepEqual(compose.services.proxy?.ports, [
       `${variable('GATEHOUSE_BIND', '127.0.0.1')}:${variable('GATEHOUSE_PORT', '8080')}:8080`,
     ]);
@@ -63,5 +63,72 @@ describe('docker-compose.yml', () => {
       './nginx/gatehouse.compose.conf:/etc/nginx/conf.d/default.conf:ro',
     ]);
     assert.deepEqual(compose.services.app?.deploy, { replicas: 2 });
+  });
+});
+
+type Service = Record<string, unknown> & {
+  environment?: Record<string, string>;
+  volumes?: string[];
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  command?: string[];
+  user?: string;
+};
+const override = (name: string) =>
+  parse(readFileSync(join(root, name), 'utf8')) as {
+    services: Record<string, Service>;
+    volumes?: Record<string, unknown>;
+  };
+/** The config file a container path of the image names (/app/config/x.yaml → config/x.yaml). */
+const imageConfig = (path: string) => {
+  const file = /^\$\{GATEHOUSE_PROXY_CONFIG:-(\/app\/config\/[^}]+)\}$/.exec(path)?.[1] ?? path;
+  assert.match(file, /^\/app\/config\//);
+  return loadConfig({ file: join(root, file.slice('/app/'.length)), env: {} });
+};
+
+describe('docker-compose.two-apps.yml', () => {
+  const file = override('docker-compose.two-apps.yml');
+
+  test("adds a hello service running the WSGI hello app, and the proxy's config routes to it by its service name", () => {
+    const hello = file.services.hello!;
+    assert.deepEqual(hello.command, ['worker', '--app', 'dist/app/examples/wsgi-hello.js']);
+    const proxyConfig = imageConfig(file.services.proxy!.environment!.GATEHOUSE_CONFIG!);
+    const pools = proxyConfig.routes.flatMap((r) => (r.target.kind === 'pool' ? [r.target.upstream] : []));
+    assert.ok(pools.some((u) => u.resolve?.host === 'hello' && u.resolve.port === proxyConfig.workers.port));
+    assert.equal(proxyConfig.upstream.resolve?.host, 'app', 'the site stays the top-level pool');
+    assert.deepEqual(file.services.proxy!.depends_on, { hello: { condition: 'service_healthy' } });
+  });
+});
+
+describe('docker-compose.tls.yml', () => {
+  const file = override('docker-compose.tls.yml');
+  const proxy = file.services.proxy!;
+
+  test('publishes the TLS listener of its config, on loopback by default', () => {
+    const tls = imageConfig(proxy.environment!.GATEHOUSE_CONFIG!).tls;
+    assert.ok(tls, 'the proxy config has tls:');
+    assert.deepEqual(proxy.ports, [
+      `\${GATEHOUSE_BIND:-127.0.0.1}:\${GATEHOUSE_TLS_PORT:-8443}:${tls.listen.port}`,
+    ]);
+  });
+
+  test('the proxy reads its certificate from the certs volume, read-only, installed by the one-shot certs service', () => {
+    const tls = imageConfig(proxy.environment!.GATEHOUSE_CONFIG!).tls!;
+    assert.deepEqual(proxy.volumes, ['certs:/app/certs:ro']);
+    assert.deepEqual(tls.certificates, [{ cert: '/app/certs/cert.pem', key: '/app/certs/key.pem' }]);
+    assert.deepEqual(proxy.depends_on, { certs: { condition: 'service_completed_successfully' } });
+    const certs = file.services.certs!;
+    assert.equal(certs.user, 'root');
+    // Only the pair: the dev CA's key stays on the host.
+    assert.deepEqual(certs.volumes, [
+      `${variable('GATEHOUSE_TLS_CERT', './.gatehouse/certs/localhost.pem')}:/run/host-certs/cert.pem:ro`,
+      `${variable('GATEHOUSE_TLS_KEY', './.gatehouse/certs/localhost-key.pem')}:/run/host-certs/key.pem:ro`,
+      'certs:/app/certs',
+    ]);
+    assert.ok(file.volumes && 'certs' in file.volumes);
+  });
+
+  test('certificates and keys under .gatehouse/ never go into an image', () => {
+    assert.match(readFileSync(join(root, '.dockerignore'), 'utf8'), /^\.gatehouse$/m);
   });
 });

@@ -13,12 +13,24 @@ import {
 } from '../helpers/docker.js';
 import { requires } from '../helpers/system-deps.js';
 
-// End to end against the real engine: the dockerode deployer and the proxy's Docker discovery.
+// End to end against the real engine: the dockerode deployer and the proxy's Docker discovery, with
+// two apps as in config/examples/two-apps.yaml: the sample site (the top-level pool, scaled and
+// rolled out) and the WSGI hello app for hello.localhost (a route with one worker of its own).
+
+const HELLO = '<h1>Hello World!</h1>';
+const TWO_APPS = [
+  'routes:',
+  '  - name: site',
+  '  - name: hello',
+  '    host: hello.localhost',
+  '    workers: { count: 1, app: dist/app/examples/wsgi-hello.js }',
+  '',
+].join('\n');
 
 describe('gatehouse deploy on a Docker engine', requires('docker'), () => {
   const stack = `ghdeploy${process.pid}`;
   const engine = createEngine();
-  const config = stackConfig(stack);
+  const config = stackConfig(stack, TWO_APPS, 'two apps');
   const lines: string[] = [];
   const deployer = createDeployer({ engine, stack, out: (line) => lines.push(line) });
   const rolloutTag = `gatehouse-test-rollout:${process.pid}`;
@@ -33,18 +45,22 @@ describe('gatehouse deploy on a Docker engine', requires('docker'), () => {
     )
       .split('\n')
       .filter(Boolean);
-  const workerIds = () =>
-    run([
-      'docker',
-      'ps',
-      '-q',
-      '--filter',
-      `label=gatehouse.stack=${stack}`,
-      '--filter',
-      'label=gatehouse.role=worker',
-    ])
+  const ids = (...labels: string[]) =>
+    run(['docker', 'ps', '-q', ...labels.flatMap((label) => ['--filter', `label=${label}`])])
       .split('\n')
       .filter(Boolean);
+  const helloIds = () => ids(`gatehouse.stack=${stack}`, 'gatehouse.route=hello');
+  /** The top-level pool's workers: every worker of the stack but the hello route's. */
+  const workerIds = () => {
+    const hello = new Set(helloIds());
+    return ids(`gatehouse.stack=${stack}`, 'gatehouse.role=worker').filter((id) => !hello.has(id));
+  };
+  /** The hello app through the proxy, by its host name. */
+  const helloAnswers = () =>
+    waitFor('the hello app through the proxy', async () => {
+      const answer = await get(`${url}/`, { host: 'hello.localhost' });
+      return answer.status === 200 && answer.body === HELLO ? answer : undefined;
+    });
 
   before(async () => {
     image = await ensureTestImage();
@@ -74,6 +90,8 @@ describe('gatehouse deploy on a Docker engine', requires('docker'), () => {
       return seen.size === 2 ? seen : undefined;
     });
     assert.equal(serving.size, 2);
+    assert.equal(helloIds().length, 1, "the hello route's own worker");
+    await helloAnswers();
   });
 
   test('scale 3 adds a worker that the running proxy picks up', async () => {
@@ -94,7 +112,7 @@ describe('gatehouse deploy on a Docker engine', requires('docker'), () => {
 
   test('rollout to a new image under load drops no request', async (t) => {
     await derivedImage(image, rolloutTag);
-    const before = new Set(workerIds());
+    const before = new Set([...workerIds(), ...helloIds()]);
     const load = startLoad(`${url}/headers`, { connections: 10, maxRequests: 200_000, maxDuration: 120_000 });
     await waitFor('load to flow', async () => (load.result.ok > 20 ? true : undefined), 10_000, 50);
     await deployer.rollout({ image: rolloutTag, config });
@@ -121,13 +139,17 @@ describe('gatehouse deploy on a Docker engine', requires('docker'), () => {
     );
     for (const id of after)
       assert.equal(run(['docker', 'inspect', '-f', '{{.Config.Image}}', id]).trim(), rolloutTag);
+    const [hello] = helloIds();
+    assert.ok(hello && !before.has(hello), "the hello route's worker replaced too");
+    assert.equal(run(['docker', 'inspect', '-f', '{{.Config.Image}}', hello]).trim(), rolloutTag);
+    await helloAnswers();
   });
 
   test('status lists the proxy and every worker', async () => {
     const rows = await deployer.status();
     assert.deepEqual(
       rows.map((r) => r.role),
-      ['proxy', 'worker', 'worker', 'worker'],
+      ['proxy', 'worker', 'worker', 'worker', 'worker'],
     );
     assert.ok(
       rows.every((r) => r.state === 'running' && r.health === 'healthy'),
@@ -142,12 +164,12 @@ describe('gatehouse deploy on a Docker engine', requires('docker'), () => {
       out,
       new RegExp(`\\n${stack}-proxy +proxy +running +healthy +127\\.0\\.0\\.1:${port}->8080/tcp`),
     );
-    assert.equal(out.match(/ worker +running +healthy /g)?.length, 3);
+    assert.equal(out.match(/ worker +running +healthy /g)?.length, 4);
   });
 
   test('down leaves no labelled container or network, and the proxy port is closed', async () => {
     const result = await deployer.down();
-    assert.equal(result.containers, 4);
+    assert.equal(result.containers, 5);
     assert.deepEqual(labelled('ps'), []);
     assert.deepEqual(labelled('network'), []);
     await assert.rejects(get(`${url}/healthz`));

@@ -23,6 +23,21 @@ function setup(engineOptions?: Parameters<typeof fakeEngine>[0], options: Partia
   return { fake, deployer };
 }
 
+/** A deployer on its own clock that waits 100 ms at most for health: sleeping only moves the clock. */
+function impatientDeployer(engine: DeployerOptions['engine']) {
+  let now = 0;
+  return createDeployer({
+    engine,
+    stack: 'shop',
+    healthTimeout: 100,
+    pollInterval: 10,
+    now: () => now,
+    sleep: async (ms) => {
+      now += ms;
+    },
+  });
+}
+
 const upOptions = {
   image: 'gatehouse:latest',
   workers: 2,
@@ -218,7 +233,6 @@ describe('deployer rollout', () => {
   });
 
   test('a worker that never turns healthy times the rollout out and is removed', async () => {
-    let now = 0;
     const fake = fakeEngine({ images: { 'gatehouse:latest': 'sha256:aaa', 'gatehouse:v2': 'sha256:bbb' } });
     await createDeployer({ engine: fake.engine, stack: 'shop', pollInterval: 1, sleep: async () => {} }).up(
       upOptions,
@@ -230,16 +244,7 @@ describe('deployer rollout', () => {
         health: 'starting',
       }),
     };
-    const deployer = createDeployer({
-      engine: neverHealthy,
-      stack: 'shop',
-      healthTimeout: 100,
-      pollInterval: 10,
-      now: () => now,
-      sleep: async (ms) => {
-        now += ms;
-      },
-    });
+    const deployer = impatientDeployer(neverHealthy);
     await assert.rejects(deployer.rollout({ image: 'gatehouse:v2', config }), {
       code: 'GH_ERR_DEPLOY_UNHEALTHY',
       message: /not healthy after/,
@@ -289,5 +294,94 @@ describe('deployer status and down', () => {
       [...fake.networks.values()].map((n) => n.name),
       ['blog-net'],
     );
+  });
+});
+
+describe('deployer with routes', () => {
+  // A route with workers of its own (as config/examples/two-apps.yaml's hello): its own containers.
+  const routed = stackConfig(
+    'shop',
+    [
+      'routes:',
+      '  - name: site',
+      '  - name: hello',
+      '    host: hello.localhost',
+      '    workers: { count: 1, port: 8101, app: dist/app/examples/wsgi-hello.js }',
+      '',
+    ].join('\n'),
+    'two-apps.yaml',
+  );
+  const helloWorkers = (fake: ReturnType<typeof fakeEngine>) =>
+    fake.running('worker').filter((c) => c.spec.Labels?.['gatehouse.route'] === 'hello');
+
+  test("up starts each route's own workers beside the top-level ones: labelled with the route, running its app", async () => {
+    const { fake, deployer } = setup();
+    await deployer.up({ ...upOptions, config: routed });
+    assert.deepEqual(
+      fake.log.filter((l) => l.startsWith('create')),
+      [
+        'create network shop-net',
+        'create shop-worker-w1',
+        'create shop-worker-w2',
+        'create shop-worker-hello-w3',
+        'create shop-proxy',
+      ],
+    );
+    const [hello] = helloWorkers(fake);
+    assert.deepEqual(hello?.spec.Cmd, [
+      'worker',
+      '--config',
+      '/app/config/deploy.yaml',
+      '--app',
+      'dist/app/examples/wsgi-hello.js',
+    ]);
+    assert.equal(fake.running('worker').length, 3);
+    const doc = parse(fake.running('proxy')[0]!.files.get('/app/config/deploy.yaml')!.toString());
+    assert.equal(doc.routes[1].upstream.docker.route, 'hello');
+  });
+
+  test('scale changes the top-level pool only; rollout replaces every pool, each at its size', async () => {
+    const { fake, deployer } = setup({
+      images: { 'gatehouse:latest': 'sha256:aaa', 'gatehouse:v2': 'sha256:bbb' },
+    });
+    await deployer.up({ ...upOptions, config: routed });
+    assert.deepEqual(await deployer.scale({ workers: 3, config: routed }), { started: 1, stopped: 0 });
+    assert.equal(helloWorkers(fake).length, 1);
+    const oldHello = helloWorkers(fake)[0]!.spec.name;
+    assert.deepEqual(await deployer.rollout({ image: 'gatehouse:v2', config: routed }), {
+      started: 4,
+      stopped: 4,
+    });
+    const hello = helloWorkers(fake);
+    assert.equal(hello.length, 1);
+    assert.notEqual(hello[0]!.spec.name, oldHello);
+    assert.deepEqual(
+      fake.running('worker').map((c) => c.spec.Image),
+      ['gatehouse:v2', 'gatehouse:v2', 'gatehouse:v2', 'gatehouse:v2'],
+    );
+  });
+
+  test("a route's new workers that never turn healthy fail the rollout: the new workers of every pool removed, the old ones untouched", async () => {
+    const fake = fakeEngine({ images: { 'gatehouse:latest': 'sha256:aaa', 'gatehouse:v2': 'sha256:bbb' } });
+    await createDeployer({ engine: fake.engine, stack: 'shop', pollInterval: 1, sleep: async () => {} }).up({
+      ...upOptions,
+      config: routed,
+    });
+    const before = [...fake.containers.keys()];
+    // The hello route's new worker stays "starting"; the top-level pool's new ones turn healthy.
+    const helloNeverHealthy = {
+      ...fake.engine,
+      inspectContainer: async (id: string) => {
+        const info = await fake.engine.inspectContainer(id);
+        const hello = fake.containers.get(id)?.spec.Labels?.['gatehouse.route'] === 'hello';
+        return hello && !before.includes(id) ? { ...info, health: 'starting' } : info;
+      },
+    };
+    const deployer = impatientDeployer(helloNeverHealthy);
+    await assert.rejects(deployer.rollout({ image: 'gatehouse:v2', config: routed }), {
+      code: 'GH_ERR_DEPLOY_UNHEALTHY',
+    });
+    assert.deepEqual([...fake.containers.keys()].sort(), before.sort(), 'only the containers from before');
+    assert.ok(!fake.log.some((l) => l.startsWith('stop ')), 'no old worker stopped');
   });
 });

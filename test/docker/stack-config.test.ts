@@ -40,6 +40,49 @@ describe('stackConfig', () => {
     );
   });
 
+  test('a route with workers of its own becomes a pool of containers labelled with the route; other routes stay as given', () => {
+    const user = [
+      'routes:',
+      '  - name: site',
+      '  - name: hello',
+      '    host: hello.localhost',
+      '    workers: { count: 2, port: 8101, app: dist/app/examples/wsgi-hello.js }',
+      '    upstream: { balance: least_conn }',
+      '  - name: api',
+      '    path: /api/',
+      '    upstream: { servers: [{ address: 10.0.0.9:80 }] }',
+      '',
+    ].join('\n');
+    const { config, routePools } = stackConfig('shop', user, 'shop.yaml');
+    assert.deepEqual(routePools, [{ route: 'hello', count: 2, app: 'dist/app/examples/wsgi-hello.js' }]);
+    const hello = config.routes.find((r) => r.name === 'hello')!.target;
+    assert.ok(hello.kind === 'pool');
+    assert.deepEqual(hello.upstream.docker, {
+      stack: 'shop',
+      port: 3000,
+      socket: '/var/run/docker.sock',
+      route: 'hello',
+    });
+    assert.equal(hello.upstream.balance, 'least_conn');
+    assert.equal(hello.workers.port, 3000);
+    const api = config.routes.find((r) => r.name === 'api')!.target;
+    assert.ok(api.kind === 'pool');
+    assert.deepEqual(
+      api.upstream.servers.map((s) => s.address),
+      ['10.0.0.9:80'],
+    );
+    assert.equal(api.upstream.docker, null);
+    assert.deepEqual(config.upstream.docker, { stack: 'shop', port: 3000, socket: '/var/run/docker.sock' });
+  });
+
+  test('the Swarm deployer refuses a route with workers of its own, naming it', () => {
+    const user = 'routes:\n  - name: hello\n    workers: { count: 1, port: 8101 }\n';
+    assert.throws(
+      () => stackConfig('shop', user, 'shop.yaml', 'swarm'),
+      (error: unknown) => error instanceof ConfigError && /routes \(hello\)/.test(error.problems[0]!.path),
+    );
+  });
+
   test('the stop timeout outlasts the drain', () => {
     assert.equal(stopTimeoutSeconds(10_000), 15);
     assert.equal(stopTimeoutSeconds(2_500), 8);

@@ -143,6 +143,10 @@ export interface LoadOptions {
   requestTimeout?: number;
   /** Only `GET /` (idempotent: the proxy may resend each to another worker); default: GETs and POSTs. */
   getOnly?: boolean;
+  /** The `Host` every request carries (default: the URL's): which route of the front it takes. */
+  host?: string;
+  /** The body every `GET /` must bring back (default: any body). */
+  getBody?: string;
 }
 
 export interface LoadReport {
@@ -177,6 +181,8 @@ export function startLoad(options: LoadOptions): LoadRun {
     maxRequests = 200_000,
     requestTimeout = 15_000,
     getOnly = false,
+    host,
+    getBody = null,
   } = options;
   const base = new URL(url);
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
@@ -202,10 +208,12 @@ export function startLoad(options: LoadOptions): LoadRun {
       path: body === null ? '/' : '/echo',
       method,
       agent,
-      headers:
-        body === null ? {} : { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) },
+      headers: {
+        ...(host ? { host } : {}),
+        ...(body === null ? {} : { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }),
+      },
     });
-    const result = observe(req, method, body, requestTimeout);
+    const result = observe(req, method, body ?? getBody, requestTimeout);
     req.end(body ?? undefined);
     return result;
   }
@@ -238,8 +246,10 @@ export interface LoadDuringOptions {
   cap?: number;
   /** Concurrent client connections (startLoad's default when omitted). */
   connections?: number;
-  /** See LoadOptions.getOnly. */
+  /** See LoadOptions. */
   getOnly?: boolean;
+  host?: string;
+  getBody?: string;
 }
 
 /**
@@ -249,9 +259,16 @@ export interface LoadDuringOptions {
 export async function loadDuring<T>(
   url: string,
   operation: () => Promise<T>,
-  { warmup = 1000, cooldown = 1000, settle = 50, cap = 60_000, connections, getOnly }: LoadDuringOptions = {},
+  {
+    warmup = 1000,
+    cooldown = 1000,
+    settle = 50,
+    cap = 60_000,
+    connections,
+    ...request
+  }: LoadDuringOptions = {},
 ): Promise<{ report: LoadReport; value: T }> {
-  const load = startLoad({ url, duration: cap, getOnly, ...(connections ? { connections } : {}) });
+  const load = startLoad({ url, duration: cap, ...request, ...(connections ? { connections } : {}) });
   let finished = false;
   void load.done.then(() => {
     finished = true;

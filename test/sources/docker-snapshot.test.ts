@@ -110,6 +110,20 @@ describe('buildPoolSnapshot', () => {
     });
   }
 
+  test("a route's pool takes only the workers labelled with that route; the top-level pool only those without a route", () => {
+    const containers = [
+      fakeContainer({ id: 'a', ip: '172.20.0.5' }),
+      fakeContainer({ id: 'b', ip: '172.20.0.6', labels: { 'gatehouse.route': 'hello' } }),
+      fakeContainer({ id: 'c', ip: '172.20.0.7', labels: { 'gatehouse.route': 'api' } }),
+    ];
+    const addresses = (route?: string) =>
+      buildPoolSnapshot(containers, { ...options, ...(route ? { route } : {}) }).map((s) => s.address);
+    assert.deepEqual(addresses(), ['172.20.0.5:3000']);
+    assert.deepEqual(addresses('hello'), ['172.20.0.6:3000']);
+    assert.deepEqual(addresses('api'), ['172.20.0.7:3000']);
+    assert.deepEqual(addresses('other'), []);
+  });
+
   test('every server carries the pool defaults, weight 1 and no backup flag', () => {
     const [server] = buildPoolSnapshot([fakeContainer({ id: 'a', ip: '172.20.0.5' })], options);
     assert.deepEqual(server, {

@@ -1,9 +1,11 @@
 import { formatAddress, type ServerConfig } from '../../../config/index.js';
 import { type ContainerSummary, containerHealth } from '../../../stack/container.js';
-import { NETWORK_LABEL, PORT_LABEL, ROLE_LABEL, STACK_LABEL } from '../../../stack/labels.js';
+import { NETWORK_LABEL, PORT_LABEL, ROLE_LABEL, ROUTE_LABEL, STACK_LABEL } from '../../../stack/labels.js';
 
 export interface SnapshotOptions {
   stack: string;
+  /** The route whose workers these are (upstream.docker.route); null or absent: the top-level pool's. */
+  route?: string;
   /** The port workers listen on inside their containers (upstream.docker.port). */
   port: number;
   maxFails: number;
@@ -50,6 +52,8 @@ export function classifyContainers(
   for (const container of containers) {
     const labels = container.Labels ?? {};
     if (labels[STACK_LABEL] !== options.stack || labels[ROLE_LABEL] !== 'worker') continue;
+    // Another pool's workers: each route's pool and the top-level one list the same stack.
+    if ((labels[ROUTE_LABEL] ?? null) !== (options.route ?? null)) continue;
     const name = containerName(container);
     const skip = (reason: string, broken: boolean) =>
       skipped.push({ id: container.Id, name, reason, broken });
