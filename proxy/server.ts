@@ -42,6 +42,8 @@ export interface ProxyServerOptions {
    * worker was replaced (dev-reload/). Off in production, where it costs one null check a request.
    */
   devReload?: boolean;
+  /** TLS session ticket keys shared by the processes of a cluster (TlsListenerOptions.ticketKeys). */
+  ticketKeys?: Buffer;
 }
 
 export interface ProxyServer {
@@ -213,6 +215,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     tlsListener = new TlsListener({
       tls: initial.tls,
       logger,
+      ...(options.ticketKeys ? { ticketKeys: options.ticketKeys } : {}),
       http1: secureFront.server,
       onRequest: secureFront.onRequest,
       limits: () => ({
