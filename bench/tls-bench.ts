@@ -46,6 +46,8 @@ export interface TlsRow {
   rps: Record<TlsFrontId, number | null>;
   /** gatehouse / nginx. */
   ratio: number | null;
+  /** bare Node / nginx: the most a Node front can reach on this machine. */
+  ceiling: number | null;
   errors: number;
 }
 
@@ -131,20 +133,33 @@ export async function runTlsBench(options: BenchOptions, ctx: PhaseContext): Pro
   return { samples, rows: tlsRows(samples), skipped };
 }
 
-/** The table's rows: the median req/s of each front per load, and the ratio of ours to nginx's. */
+/**
+ * The table's rows: the median req/s of each front per load, and the ratios to nginx's taken
+ * within each round, then their median (as the main table does): on a shared machine a round's
+ * fronts run minutes apart at most, while rounds differ by 2-3x.
+ */
 export function tlsRows(samples: readonly TlsSample[]): TlsRow[] {
   return TLS_LOADS.map((load) => {
+    const ofLoad = samples.filter((s) => s.load === load.id);
     const of = (front: TlsFrontId) => {
-      const values = samples.filter((s) => s.load === load.id && s.front === front).map((s) => s.rps);
+      const values = ofLoad.filter((s) => s.front === front).map((s) => s.rps);
       return values.length > 0 ? median(values) : null;
     };
-    const rps = { gatehouse: of('gatehouse'), nginx: of('nginx') };
+    const toNginx = (front: TlsFrontId) => {
+      const ratios = ofLoad.flatMap((s) => {
+        if (s.front !== front) return [];
+        const nginx = ofLoad.find((n) => n.front === 'nginx' && n.round === s.round);
+        return nginx && nginx.rps > 0 ? [s.rps / nginx.rps] : [];
+      });
+      return ratios.length > 0 ? median(ratios) : null;
+    };
     return {
       load: load.id,
       label: load.label,
       tool: load.tool,
-      rps,
-      ratio: rps.gatehouse !== null && rps.nginx ? rps.gatehouse / rps.nginx : null,
+      rps: { gatehouse: of('gatehouse'), nginx: of('nginx'), node: of('node') },
+      ratio: toNginx('gatehouse'),
+      ceiling: toNginx('node'),
       errors: samples.filter((s) => s.load === load.id).reduce((sum, s) => sum + s.errors, 0),
     };
   });
@@ -152,13 +167,16 @@ export function tlsRows(samples: readonly TlsSample[]): TlsRow[] {
 
 /** The table printed at the end, in Markdown (it goes into the closing note as is). */
 export function formatTlsTable(result: TlsBenchResult): string {
+  const n = (value: number | null, digits: number) => (value === null ? '—' : fixed(value, digits));
   const lines = [
-    '| load (tool) | gatehouse | nginx | ratio (aim ≥ 0.5) | errors |',
-    '|---|---:|---:|---:|---:|',
+    '| load (tool) | gatehouse | nginx | ratio (aim ≥ 0.5) | bare Node | bare Node / nginx | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     ...result.rows.map(
       (row) =>
-        `| ${row.label} (${row.tool}) | ${row.rps.gatehouse === null ? '—' : fixed(row.rps.gatehouse, 0)} | ${row.rps.nginx === null ? '—' : fixed(row.rps.nginx, 0)} | ${row.ratio === null ? '—' : fixed(row.ratio, 2)} | ${row.errors} |`,
+        `| ${row.label} (${row.tool}) | ${n(row.rps.gatehouse, 0)} | ${n(row.rps.nginx, 0)} | ${n(row.ratio, 2)} | ${n(row.rps.node, 0)} | ${n(row.ceiling, 2)} | ${row.errors} |`,
     ),
+    '',
+    "bare Node: node's TLS and HTTP/2 servers answering by themselves (no proxying), one process — the ceiling of a Node front here.",
   ];
   for (const [id, why] of Object.entries(result.skipped)) lines.push('', `${id}: not measured — ${why}`);
   return lines.join('\n');

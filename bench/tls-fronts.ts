@@ -1,4 +1,5 @@
-import { formatAddress, type TlsConfig } from '../config/index.js';
+import { join } from 'node:path';
+import { formatAddress, packageRoot, type TlsConfig } from '../config/index.js';
 import { installedNginxVersion } from '../nginx/nginx-version.js';
 import { renderNginx } from '../nginx/render.js';
 import { freePort } from '../test/helpers/net.js';
@@ -9,10 +10,11 @@ import { type FrontContext, GATEHOUSE_BIN } from './fronts.js';
 import { startProcess, track } from './processes.js';
 
 // The fronts of `npm run bench -- --tls`, each on its TLS port with the same certificate: our
-// proxy as `gatehouse proxy` (one process) and nginx (one worker), both from the same tls section.
+// proxy as `gatehouse proxy` (one process) and nginx (one worker), both from the same tls section;
+// and, for reference, bare Node answering by itself (backends/tls-hello.ts): the ceiling.
 
-export type TlsFrontId = 'gatehouse' | 'nginx';
-export const TLS_FRONT_IDS: readonly TlsFrontId[] = ['gatehouse', 'nginx'];
+export type TlsFrontId = 'gatehouse' | 'nginx' | 'node';
+export const TLS_FRONT_IDS: readonly TlsFrontId[] = ['gatehouse', 'nginx', 'node'];
 
 export interface RunningTlsFront {
   id: TlsFrontId;
@@ -96,4 +98,28 @@ const nginx: TlsFrontSpec = {
   },
 };
 
-export const TLS_FRONTS: Record<TlsFrontId, TlsFrontSpec> = { gatehouse, nginx };
+/** Not a proxy: node's TLS and HTTP/2 servers answering themselves, one process, the same certificate. */
+const node: TlsFrontSpec = {
+  id: 'node',
+  label: 'bare Node, no proxying (ceiling of one Node process)',
+  unavailable: () => null,
+  async start(ctx, tls) {
+    const tlsPort = await freePort();
+    const [pair] = tls(tlsPort).certificates;
+    const child = await startProcess({
+      name: 'node-tls-hello',
+      command: process.execPath,
+      args: [
+        join(packageRoot, 'dist', 'bench', 'backends', 'tls-hello.js'),
+        String(tlsPort),
+        pair!.cert,
+        pair!.key,
+      ],
+      logDir: ctx.dir,
+      port: tlsPort,
+    });
+    return { id: 'node', url: `https://127.0.0.1:${tlsPort}`, pid: child.pid, stop: () => child.stop() };
+  },
+};
+
+export const TLS_FRONTS: Record<TlsFrontId, TlsFrontSpec> = { gatehouse, nginx, node };

@@ -5,12 +5,26 @@ import { renderUpstreamBlock } from './render-upstream.js';
 
 /** The parts of the proxy server block that render.ts owns and every route's server block repeats. */
 export interface ServerParts {
-  listen: string;
+  /**
+   * The lines that open the server block for `host` (null: the default server): its listen line
+   * (`default_server` on the default one) and, on a TLS listener, the certificate nginx serves it with.
+   */
+  head: (host: string | null) => string[];
   /** Logs, trust, client limits, error_page lines. */
   server: (config: Config) => string[];
   /** A proxying location's directives for `pass` (`http://name` or `http://name/`). */
   proxy: (config: Config, compose: boolean, pass: string) => string[];
   errorPages: () => string[];
+}
+
+/** One server block of the route table, as renderRouteServer writes it. */
+export interface RouteServer {
+  comment: string;
+  head: string[];
+  /** Its server_name: a host, several names, or `_`. */
+  names: string;
+  /** The routes it holds; none: it answers 404 to everything, as our proxy does for an unknown host. */
+  routes: readonly RouteConfig[];
 }
 
 /** The nginx upstream name of a route's own pool: its name, with what a host name cannot hold made "_". */
@@ -31,51 +45,67 @@ export function renderRouteUpstreams(config: Config, target: NginxTarget): strin
   });
 }
 
-/**
- * Routes as nginx holds them: one `server` block per host (`server_name`, nginx picks exact, then
- * the longest leading wildcard, then the default server, as our matcher does), one `location`
- * per path prefix (the longest wins there too). Routes without a host go in the default server;
- * when there are none, the default server answers 404 to every unknown host, as ours does.
- */
-export function renderRouteServers(config: Config, compose: boolean, parts: ServerParts): string[] {
+/** The routes grouped by host, in config order (null: routes that take any host). */
+export function routesByHost(config: Config): Map<string | null, RouteConfig[]> {
   const byHost = new Map<string | null, RouteConfig[]>();
   for (const route of config.routes) {
     const list = byHost.get(route.host);
     if (list) list.push(route);
     else byHost.set(route.host, [route]);
   }
-  const blocks: string[][] = [];
-  if (!byHost.has(null)) {
-    blocks.push([
-      '# No route takes any host: an unknown host gets 404, as from our proxy.',
-      'server {',
-      ...indent([
-        `listen ${parts.listen} default_server;`,
-        'server_name _;',
-        ...parts.server(config),
-        '',
-        'return 404;',
-      ]),
-      '}',
-    ]);
-  }
-  for (const [host, routes] of byHost) {
-    const listen = host === null ? `listen ${parts.listen} default_server;` : `listen ${parts.listen};`;
-    const locations = routes.flatMap((route) => ['', ...renderLocation(config, compose, route, parts)]);
-    blocks.push([
-      `# Routes for ${host === null ? 'any host (the default server)' : host}.`,
-      'server {',
-      ...indent([
-        listen,
-        `server_name ${host ?? '_'};`,
-        ...parts.server(config),
-        ...locations,
-        ...parts.errorPages(),
-      ]),
-      '}',
-    ]);
-  }
-  return blocks.flatMap((block, i) => (i === 0 ? block : ['', ...block]));
+  return byHost;
+}
+
+/**
+ * Routes as nginx holds them: one `server` block per host (`server_name`, nginx picks exact, then
+ * the longest leading wildcard, then the default server, as our matcher does), one `location`
+ * per path prefix (the longest wins there too). Routes without a host go in the default server;
+ * when there are none, the default server answers 404 to every unknown host, as ours does.
+ * `parts.head` writes each block's listen lines, so the plain and the TLS listener share this.
+ */
+export function renderRouteServers(config: Config, compose: boolean, parts: ServerParts): string[] {
+  const byHost = routesByHost(config);
+  const servers: RouteServer[] = [];
+  if (!byHost.has(null))
+    servers.push({
+      comment: 'No route takes any host: an unknown host gets 404, as from our proxy.',
+      head: parts.head(null),
+      names: '_',
+      routes: [],
+    });
+  for (const [host, routes] of byHost)
+    servers.push({
+      comment: `Routes for ${host === null ? 'any host (the default server)' : host}.`,
+      head: parts.head(host),
+      names: host ?? '_',
+      routes,
+    });
+  return servers.flatMap((server, i) => [
+    ...(i === 0 ? [] : ['']),
+    ...renderRouteServer(config, compose, parts, server),
+  ]);
+}
+
+/** One server block: its head, server_name, then a location per route (or `return 404;` without routes). */
+export function renderRouteServer(
+  config: Config,
+  compose: boolean,
+  parts: ServerParts,
+  server: RouteServer,
+): string[] {
+  const body =
+    server.routes.length === 0
+      ? ['', 'return 404;']
+      : [
+          ...server.routes.flatMap((route) => ['', ...renderLocation(config, compose, route, parts)]),
+          ...parts.errorPages(),
+        ];
+  return [
+    `# ${server.comment}`,
+    'server {',
+    ...indent([...server.head, `server_name ${server.names};`, ...parts.server(config), ...body]),
+    '}',
+  ];
 }
 
 function renderLocation(config: Config, compose: boolean, route: RouteConfig, parts: ServerParts): string[] {

@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { certificateNames } from '../config/certificate-names.js';
 import { type Address, type Config, formatAddress, type TlsConfig } from '../config/index.js';
 import { acmeCertificateFiles } from '../proxy/tls/acme/storage.js';
+import { NameTable } from '../proxy/tls/sni.js';
 import { indent } from './indent.js';
-import { proxyDirectives, serverBody } from './render.js';
+import { proxyDirectives, renderProxyServer, routeServerParts, serverBody } from './render.js';
+import { type RouteServer, renderRouteServer, renderRouteServers, routesByHost } from './render-routes.js';
 
 /** What the tls section (config.tls) does not say about the nginx it is rendered for. */
 export interface RenderTlsOptions {
@@ -23,9 +25,9 @@ export interface RenderTlsOptions {
 
 /** A certificate pair and the names nginx serves it for (server_name). */
 interface Served {
-  cert: string;
-  key: string;
-  names: string[];
+  readonly cert: string;
+  readonly key: string;
+  readonly names: string[];
 }
 
 /** Whether `version` (1.25.1, nginx/1.22.1) has the `http2` directive. */
@@ -55,10 +57,16 @@ function httpsPort(tls: TlsConfig): string {
   return tls.listen.port === 443 ? '' : `:${tls.listen.port}`;
 }
 
+/** Whether nginx gives a request for `name` to the server block of route host `host` (exact or leading wildcard). */
+function hostTakes(host: string, name: string): boolean {
+  return host === name || (host.startsWith('*.') && name.endsWith(host.slice(1)));
+}
+
 /**
  * The proxy's servers when a tls section is given: the plain server (redirecting to https when
- * redirect_http is set, but for ACME challenges and /healthz), then one TLS server per certificate,
- * each with the whole proxy body. The first certificate's server is the default (no SNI, unknown name).
+ * redirect_http is set, but for ACME challenges and /healthz), then the TLS servers: one per
+ * certificate with the whole proxy body, or with routes the route servers (render-routes.ts). The
+ * first certificate's server is the default (no SNI, unknown name).
  */
 export function renderTlsServers(
   config: Config,
@@ -88,29 +96,64 @@ export function renderTlsServers(
     ...indent([`return 308 https://$host${httpsPort(tls)}$request_uri;`]),
     '}',
   ];
-  const plain = [
-    'server {',
-    ...indent([
-      `listen ${plainListen};`,
-      ...serverBody(config, compose, tls.redirectHttp ? plainLocations : undefined),
-    ]),
-    '}',
+  const plain = tls.redirectHttp
+    ? ['server {', ...indent([`listen ${plainListen};`, ...serverBody(config, compose, plainLocations)]), '}']
+    : renderProxyServer(config, compose);
+  const listen = (isDefault: boolean) => [
+    `listen ${tlsListen} ssl${tls.http2 && !http2Directive ? ' http2' : ''}${isDefault ? ' default_server' : ''};`,
+    ...(tls.http2 && http2Directive ? ['http2 on;'] : []),
   ];
-  const servers = servedPairs(tls).flatMap((pair, i) => [
+  const certificate = (pair: Served) => [
+    `ssl_certificate ${pair.cert};`,
+    `ssl_certificate_key ${pair.key};`,
+    `ssl_protocols ${protocols};`,
+    ...(tls.hsts > 0 ? [`add_header Strict-Transport-Security "max-age=${tls.hsts}" always;`] : []),
+  ];
+  const pairs = new NameTable(servedPairs(tls));
+  if (config.routes.length > 0)
+    return [...plain, '', ...renderTlsRouteServers(config, compose, pairs, listen, certificate)];
+  const servers = pairs.entries.flatMap((pair, i) => [
     '',
     `# TLS for ${pair.names.join(', ')}${i === 0 ? ' (the default: no SNI, or a name no certificate has)' : ''}.`,
     'server {',
     ...indent([
-      `listen ${tlsListen} ssl${tls.http2 && !http2Directive ? ' http2' : ''}${i === 0 ? ' default_server' : ''};`,
-      ...(tls.http2 && http2Directive ? ['http2 on;'] : []),
+      ...listen(i === 0),
       `server_name ${pair.names.join(' ')};`,
-      `ssl_certificate ${pair.cert};`,
-      `ssl_certificate_key ${pair.key};`,
-      `ssl_protocols ${protocols};`,
-      ...(tls.hsts > 0 ? [`add_header Strict-Transport-Security "max-age=${tls.hsts}" always;`] : []),
+      ...certificate(pair),
       ...serverBody(config, compose),
     ]),
     '}',
   ]);
   return [...plain, ...servers];
+}
+
+/**
+ * Routes over TLS: the route servers of the plain listener, each with the certificate our proxy's
+ * SNI pick gives its host (the default server: the first). A certificate name that no route host
+ * takes gets a server of its own holding the default server's routes, so that nginx serves that
+ * certificate for it (it picks the certificate by server_name), as our proxy does.
+ */
+function renderTlsRouteServers(
+  config: Config,
+  compose: boolean,
+  pairs: NameTable<Served>,
+  listen: (isDefault: boolean) => string[],
+  certificate: (pair: Served) => string[],
+): string[] {
+  const parts = routeServerParts((host) => [...listen(host === null), ...certificate(pairs.pick(host))]);
+  const byHost = routesByHost(config);
+  const hosts = [...byHost.keys()].filter((host): host is string => host !== null);
+  const defaultRoutes = byHost.get(null) ?? [];
+  const ownServers = pairs.entries.flatMap((pair) => {
+    const names = pair.names.filter((name) => !hosts.some((host) => hostTakes(host, name)));
+    if (names.length === 0) return [];
+    const server: RouteServer = {
+      comment: `TLS for ${names.join(', ')}: no route host of its own, so the default server's routes.`,
+      head: [...listen(false), ...certificate(pair)],
+      names: names.join(' '),
+      routes: defaultRoutes,
+    };
+    return ['', ...renderRouteServer(config, compose, parts, server)];
+  });
+  return [...renderRouteServers(config, compose, parts), ...ownServers];
 }

@@ -3,7 +3,7 @@ import { type Config, formatAddress, formatDuration, formatSize, packageRoot } f
 import { indent } from './indent.js';
 import { renderBuffering } from './render-buffering.js';
 import { renderMaps } from './render-maps.js';
-import { renderRouteServers, renderRouteUpstreams } from './render-routes.js';
+import { renderRouteServers, renderRouteUpstreams, type ServerParts } from './render-routes.js';
 import { type RenderTlsOptions, renderTlsServers } from './render-tls.js';
 import { renderUpstream } from './render-upstream.js';
 
@@ -33,12 +33,6 @@ const ERROR_PAGES: ReadonlyArray<[number, string]> = [
  * contract, timeouts, limits, retries, realip and stub_status. Pure: same config, same text.
  */
 export function renderNginx(config: Config, options: RenderOptions): string {
-  // Refused rather than rendered without the routes: the TLS servers (render-tls.ts) carry one
-  // `location /` to the top-level pool, so routes would silently go missing on nginx.
-  if (config.tls && config.routes.length > 0)
-    throw new Error(
-      'routes with tls: nginx renders TLS servers without routes for now; render without one of them',
-    );
   const { target } = options;
   const compose = target === 'compose';
   const lines: string[] = [
@@ -123,19 +117,20 @@ function renderAccessLog(config: Config): string {
   return `access_log ${file} ${format === 'json' ? 'gatehouse_json' : 'combined'};`;
 }
 
-function renderProxyServer(config: Config, compose: boolean): string[] {
+export function renderProxyServer(config: Config, compose: boolean): string[] {
+  const listen = listenOf(config, compose);
   if (config.routes.length > 0)
-    return renderRouteServers(config, compose, {
-      listen: listenOf(config, compose),
-      server: serverDirectives,
-      proxy: proxyDirectives,
-      errorPages: errorPageLocations,
-    });
-  return [
-    'server {',
-    ...indent([`listen ${listenOf(config, compose)};`, ...serverBody(config, compose)]),
-    '}',
-  ];
+    return renderRouteServers(
+      config,
+      compose,
+      routeServerParts((host) => [`listen ${listen}${host === null ? ' default_server' : ''};`]),
+    );
+  return ['server {', ...indent([`listen ${listen};`, ...serverBody(config, compose)]), '}'];
+}
+
+/** What render-routes.ts needs from here to write route servers opened by `head` (plain or TLS). */
+export function routeServerParts(head: ServerParts['head']): ServerParts {
+  return { head, server: serverDirectives, proxy: proxyDirectives, errorPages: errorPageLocations };
 }
 
 function listenOf(config: Config, compose: boolean): string {

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
 import { exitAfterDrainOnSignals } from '../process/lifecycle.js';
 import { createLogger } from '../process/logger.js';
@@ -43,6 +44,7 @@ export async function runProxy(options: RunProxyOptions): Promise<void> {
     onBodyBytes: bodyMemory.add,
     // The ecosystem's development profile (pm2 --env development, gatehouse up --env development).
     devReload: process.env.NODE_ENV === 'development',
+    ...clusterTicketKeys(),
   });
   // nginx -s reopen, for logrotate's postrotate: an access_log file is opened again at its path.
   // Listening for SIGUSR1 also means that Node no longer starts its inspector on it (a debugger
@@ -84,12 +86,24 @@ export async function runProxy(options: RunProxyOptions): Promise<void> {
   });
 }
 
+/** How the primary hands the cluster's session ticket keys to each process it forks. */
+const TICKET_KEYS_ENV = 'GATEHOUSE_TLS_TICKET_KEYS';
+
+/** In a cluster's process, the keys its primary made; elsewhere none (each process makes its own). */
+function clusterTicketKeys(): { ticketKeys?: Buffer } {
+  const keys = cluster.isWorker ? process.env[TICKET_KEYS_ENV] : undefined;
+  return keys ? { ticketKeys: Buffer.from(keys, 'base64') } : {};
+}
+
 function runPrimary(options: RunProxyOptions): void {
   const { config } = options;
   const logger = createLogger({ name: 'proxy', level: config.logLevel, base: { role: 'primary' } });
   let stopping = false;
   let ready = 0;
-  for (let i = 0; i < config.instances; i++) cluster.fork();
+  // One set of TLS session ticket keys for every process, replacements included: a client resumes
+  // its session on whichever process the next connection reaches, as with nginx's workers.
+  const env = { [TICKET_KEYS_ENV]: randomBytes(48).toString('base64') };
+  for (let i = 0; i < config.instances; i++) cluster.fork(env);
   cluster.on('message', (_worker, msg) => {
     if (msg === 'ready' && ++ready === config.instances) process.send?.('ready');
   });
@@ -99,7 +113,7 @@ function runPrimary(options: RunProxyOptions): void {
       return;
     }
     logger.error({ pid: worker.process.pid, code, signal }, 'proxy process died; starting another');
-    cluster.fork();
+    cluster.fork(env);
   });
   const relay = (signal: NodeJS.Signals) => {
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);

@@ -19,6 +19,7 @@ import { createPoolSource, type PoolSourceFactory, poolEnv, poolSourceKind } fro
 import { createStatusListener, noUpstream, type StatusListener } from './status/index.js';
 import { TlsListener } from './tls/listener.js';
 import { answerOnPlain, type ChallengeResponder } from './tls/plain-answers.js';
+import { restartWarning, tlsChangesNeedingRestart } from './tls/restart-only.js';
 import { createUpgradeHandler } from './websocket.js';
 
 /** Error codes of a write to, or read from, a client socket the client already closed. */
@@ -41,6 +42,8 @@ export interface ProxyServerOptions {
    * worker was replaced (dev-reload/). Off in production, where it costs one null check a request.
    */
   devReload?: boolean;
+  /** TLS session ticket keys shared by the processes of a cluster (TlsListenerOptions.ticketKeys). */
+  ticketKeys?: Buffer;
 }
 
 export interface ProxyServer {
@@ -212,6 +215,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     tlsListener = new TlsListener({
       tls: initial.tls,
       logger,
+      ...(options.ticketKeys ? { ticketKeys: options.ticketKeys } : {}),
       http1: secureFront.server,
       onRequest: secureFront.onRequest,
       limits: () => ({
@@ -237,22 +241,15 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     tlsListener?.setKeepalive(config.timeouts.clientKeepalive);
   }
 
-  /** A reload (SIGHUP) reads every certificate again: renewed files go into service now. */
-  function reloadTls(previous: Config, next: Config): void {
-    const before = previous.tls;
-    const after = next.tls;
-    if (!tlsListener || !after || !before) {
-      if (Boolean(before) !== Boolean(after)) logger.warn('turning tls on or off needs a restart');
-      return;
-    }
-    if (
-      after.listen.host !== before.listen.host ||
-      after.listen.port !== before.listen.port ||
-      after.http2 !== before.http2
-    ) {
-      logger.warn('tls.listen and tls.http2 changes need a restart; keeping the current ones');
-    }
-    reloadCertificates(after.certificates, after.minVersion);
+  /**
+   * A reload (SIGHUP) reads every certificate again: renewed files go into service now. What only a
+   * restart can change is named in a warning and left as it runs.
+   */
+  function reloadTls(next: Config): void {
+    // Against the config the proxy started with: a change not yet applied is named at every reload.
+    for (const key of tlsChangesNeedingRestart(initial.tls, next.tls))
+      logger.warn({ key }, restartWarning(key));
+    if (tlsListener && next.tls) reloadCertificates(next.tls.certificates, next.tls.minVersion);
   }
 
   function reloadCertificates(...args: Parameters<TlsListener['reloadCertificates']>): void {
@@ -319,15 +316,12 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     },
     reload(config) {
       const previous = runtime;
-      if (
-        config.listen.port !== previous.config.listen.port ||
-        config.listen.host !== previous.config.listen.host
-      ) {
-        logger.warn('listen address changes need a restart; keeping the current one');
+      if (config.listen.port !== initial.listen.port || config.listen.host !== initial.listen.host) {
+        logger.warn({ key: 'listen' }, restartWarning('listen'));
       }
       runtime = createRuntime(config, previous);
       applyClientTimeouts(config);
-      reloadTls(previous.config, config);
+      reloadTls(config);
       if (
         previous.config.accessLog.path !== config.accessLog.path ||
         previous.config.accessLog.format !== config.accessLog.format

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import {
   createServer as createH2Server,
@@ -28,6 +29,12 @@ export interface TlsListenerOptions {
   limits(): { maxHeaderSize: number; keepalive: number };
   /** Every accepted TLS socket (the status page counts client connections). */
   onSocket?(socket: TLSSocket): void;
+  /**
+   * The session ticket keys (48 bytes), the same in every process of a cluster so that a client
+   * resumes its session whichever process its next connection reaches (nginx's workers share
+   * theirs too). Unset: random keys made once by this listener.
+   */
+  ticketKeys?: Buffer;
 }
 
 export interface CertificateStatus {
@@ -53,12 +60,20 @@ export class TlsListener {
 
   constructor(private readonly options: TlsListenerOptions) {
     const { tls, logger } = options;
+    // Kept across certificate swaps: setSecureContext without them makes new random keys, and every
+    // session ticket issued before a reload or a renewal would then need a full handshake again.
+    const ticketKeys = options.ticketKeys ?? randomBytes(48);
     this.store = new CertificateStore(tls, logger, (table) => {
       // No SNI (or a name no pair has) gets the server's own context: the default pair.
-      this.server.setSecureContext({ ...table.default.pem, minVersion: tls.minVersion });
+      this.server.setSecureContext({
+        ...table.default.pem,
+        minVersion: tls.minVersion,
+        ticketKeys,
+      });
     });
     this.server = createTlsServer({
       minVersion: tls.minVersion,
+      ticketKeys,
       ALPNProtocols: tls.http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
       SNICallback: (servername, callback) => {
         const table = this.store.table;

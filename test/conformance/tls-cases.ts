@@ -98,6 +98,35 @@ export const tlsCases: TlsCase[] = [
     },
   },
   {
+    // nginx picks both the certificate (SNI) and the routes (Host) by server_name: the second
+    // certificate has no route host, so it needs a server of its own holding the any-host routes.
+    name: 'routes over TLS: Host picks the route on h1 and h2, SNI the certificate, also for a name no route host takes',
+    overrides: {
+      routes: [
+        { host: 'alpha.gatehouse.example', redirect: { to: 'https://moved.example', status: 302 } },
+        { name: 'site' },
+      ],
+    },
+    async check({ plainPort, tlsPort, ca, names }) {
+      assert.equal(names.first, 'alpha.gatehouse.example');
+      for (const client of [https1, http2]) {
+        const moved = await client({ port: tlsPort, ca, servername: names.first, path: '/a?b=1' });
+        assert.equal(moved.status, 302);
+        assert.equal(moved.headers.location, 'https://moved.example/a?b=1');
+        assert.equal(moved.servedCn, names.first);
+        const site = await client({ port: tlsPort, ca, servername: names.second, path: '/headers' });
+        assert.equal(site.status, 200, site.body.subarray(0, 300).toString());
+        assert.equal(site.servedCn, names.second);
+        const headers = workerHeaders(site.body);
+        assert.equal(headers.host, names.second);
+        assert.equal(headers['x-forwarded-proto'], 'https');
+      }
+      const redirected = await plain(plainPort, '/a', `${names.first}:${plainPort}`);
+      assert.equal(redirected.status, 308);
+      assert.equal(redirected.location, `https://${names.first}:${tlsPort}/a`);
+    },
+  },
+  {
     // Not through the worker's /echo: a proxy that sends the whole request before it reads the
     // answer (nginx) and an echo that answers while it reads deadlock once the socket buffers fill.
     name: 'a large request body streams over HTTP/2 with flow control and reaches the backend byte for byte',

@@ -120,6 +120,52 @@ describe('nginx TLS render', () => {
     );
   });
 
+  test('with routes: each route host a TLS server with the certificate SNI picks for it, the route locations in it', () => {
+    const routes = [
+      { host: 'blog.example', path: '/', redirect: { to: 'https://shop.example', status: 302 } },
+      { host: 'api.shop.example', upstream: { servers: [{ address: '127.0.0.1:9001' }] } },
+      { path: '/' },
+    ];
+    const text = renderNginx(
+      { ...configFrom({ listen: '127.0.0.1:8080', routes }), tls: tls() },
+      { target: 'host', nginxVersion: '1.22.1' },
+    );
+    const servers = [
+      ...text.matchAll(
+        /listen 127\.0\.0\.1:8443 ssl http2( default_server)?;\n\s+ssl_certificate ([^;]+);[\s\S]*?server_name ([^;]+);/g,
+      ),
+    ].map((m) => [m[3], m[2] === shop.cert ? 'shop' : 'blog', Boolean(m[1])]);
+    assert.deepEqual(servers, [
+      ['blog.example', 'blog', false],
+      ['api.shop.example', 'shop', false], // *.shop.example covers it
+      ['_', 'shop', true],
+      // The names of the first certificate that no route host takes: the default server's routes.
+      ['shop.example *.shop.example', 'shop', false],
+    ]);
+    assert.match(text, /return 302 https:\/\/shop\.example\$request_uri;/);
+    assert.match(
+      text,
+      /server_name api\.shop\.example;[\s\S]*?proxy_pass http:\/\/gatehouse_api_shop_example_;/,
+    );
+    // The plain listener still only redirects (and answers ACME challenges and /healthz).
+    const plain = text.slice(text.indexOf('listen 127.0.0.1:8080;'), text.indexOf('listen 127.0.0.1:8443'));
+    assert.doesNotMatch(plain, /server_name/);
+    assert.match(plain, /return 308 https:\/\/\$host:8443\$request_uri;/);
+  });
+
+  test('with routes and no redirect: the plain listener carries the route servers too', () => {
+    const text = renderNginx(
+      {
+        ...configFrom({ listen: '127.0.0.1:8080', routes: [{ host: 'blog.example' }] }),
+        tls: tls({ redirectHttp: false }),
+      },
+      { target: 'host', nginxVersion: '1.22.1' },
+    );
+    assert.match(text, /listen 127\.0\.0\.1:8080 default_server;\n\s+server_name _;/);
+    assert.match(text, /listen 127\.0\.0\.1:8080;\n\s+server_name blog\.example;/);
+    assert.doesNotMatch(text, /return 308/);
+  });
+
   test('a certificate file that cannot be read fails the render, naming the file', () => {
     assert.throws(
       () => render(tls({ certificates: [{ cert: join(dir, 'missing.pem'), key: shop.key }] })),
@@ -162,6 +208,18 @@ describe('nginx TLS render', () => {
       const bad = gatehouse('nginx', '--config', file, '--nginx-version', 'latest');
       assert.equal(bad.status, 1);
       assert.match(bad.stderr, /--nginx-version latest: give a version such as 1\.25\.1/);
+    });
+    test('accepts routes with TLS: a server per route host, certificates picked by name', () => {
+      const routes = [
+        { host: 'blog.example', redirect: { to: 'https://shop.example', status: 302 } },
+        { host: '*.shop.example', upstream: { servers: [{ address: '127.0.0.1:9001' }] } },
+      ];
+      const text = renderNginx(
+        { ...configFrom({ listen: '127.0.0.1:8080', buffering: { temp_path: dir }, routes }), tls: tls() },
+        { target: 'host', nginxVersion: version },
+      );
+      const { ok, output } = nginxTest(text);
+      assert.ok(ok, output);
     });
     test('accepts TLSv1.3 only, no http2, no redirect', () => {
       const { ok, output } = nginxTest(

@@ -344,17 +344,6 @@ describe('renderNginx', () => {
     assert.match(text, /^ {4}server workers\.internal:3100 weight=1 max_fails=1 fail_timeout=10s;$/m);
   });
 
-  test('routes together with tls are refused with the reason, not rendered without the routes', () => {
-    const config = configFrom({
-      routes: [{ host: 'a.test' }],
-      tls: { listen: '127.0.0.1:8443', certificates: [{ cert: '/srv/a.pem', key: '/srv/a-key.pem' }] },
-    });
-    assert.throws(
-      () => renderNginx(config, { target: 'host' }),
-      /routes with tls: nginx renders TLS servers without routes/,
-    );
-  });
-
   test('Docker label discovery cannot be rendered and says what to use instead', () => {
     const config = configFrom({ upstream: { docker: { stack: 'shop' } } });
     assert.throws(

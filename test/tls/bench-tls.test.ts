@@ -28,8 +28,8 @@ describe('bench --tls', () => {
     assert.throws(() => parseH2load('no summary'), /unexpected h2load output/);
   });
 
-  test('rows hold the median of the rounds per front and the ratio of ours to nginx', () => {
-    const sample = (front: 'gatehouse' | 'nginx', rps: number, round: number): TlsSample => ({
+  test('rows hold the median of the rounds per front, the ratio of ours and of bare Node to nginx', () => {
+    const sample = (front: TlsSample['front'], rps: number, round: number): TlsSample => ({
       round,
       load: 'h2',
       front,
@@ -39,10 +39,21 @@ describe('bench --tls', () => {
     });
     const samples = [sample('nginx', 1000, 1), sample('nginx', 3000, 2), sample('nginx', 2000, 3)];
     const onlyNginx = tlsRows(samples).find((row) => row.load === 'h2')!;
-    assert.deepEqual(onlyNginx.rps, { gatehouse: null, nginx: 2000 });
+    assert.deepEqual(onlyNginx.rps, { gatehouse: null, nginx: 2000, node: null });
     assert.equal(onlyNginx.ratio, null);
-    const both = tlsRows([...samples, sample('gatehouse', 1500, 1), sample('gatehouse', 500, 2)]);
-    assert.equal(both.find((row) => row.load === 'h2')!.ratio, 0.5);
+    assert.equal(onlyNginx.ceiling, null);
+    // Ratios within each round (0.5, 0.2, 0.25), then their median: not 1000 / 2000 of the medians.
+    const both = tlsRows([
+      ...samples,
+      sample('gatehouse', 500, 1),
+      sample('gatehouse', 600, 2),
+      sample('gatehouse', 500, 3),
+    ]);
+    const row = both.find((r) => r.load === 'h2')!;
+    assert.equal(row.rps.gatehouse, 500);
+    assert.equal(row.ratio, 0.25);
+    const withNode = tlsRows([...samples, sample('node', 1000, 1), sample('node', 1500, 2)]);
+    assert.equal(withNode.find((r) => r.load === 'h2')!.ceiling, (1 + 0.5) / 2);
     const table = formatTlsTable({
       samples,
       rows: tlsRows(samples),
@@ -50,7 +61,7 @@ describe('bench --tls', () => {
     });
     assert.match(
       table,
-      /\| HTTP\/2, 20 connections x 5 streams, 18000 requests, req\/s \(h2load\) \| — \| 2000 \| — \| 0 \|/,
+      /\| HTTP\/2, 20 connections x 5 streams, 18000 requests, req\/s \(h2load\) \| — \| 2000 \| — \| — \| — \| 0 \|/,
     );
     assert.match(table, /gatehouse: not measured — no TLS listener/);
   });

@@ -44,6 +44,58 @@ describe('the proxy process and its certificates', () => {
     assert.deepEqual(proxy.crashes(), []);
   });
 
+  test('SIGHUP with tls.acme and tls.http2 changed: a warning names each key, the listener serves on as started', async (t) => {
+    const a = await certs.issue('d', ['localhost']);
+    const base = {
+      upstream: { servers: servers(await closedPort()) },
+      tls: { listen: '127.0.0.1:0', certificates: [{ cert: a.cert, key: a.key }] },
+    };
+    const proxy = await startProxyProcess(t, { config: base });
+    const port = proxy.logs.find((l) => l.msg === 'listening')!.tlsPort as number;
+    const warnings = () => proxy.logs.filter((l) => typeof l.key === 'string').map((l) => l.msg);
+
+    // An unchanged reload warns about nothing.
+    proxy.signal('SIGHUP');
+    await proxy.waitForLog((l) => l.msg === 'configuration reloaded', 15_000);
+    assert.deepEqual(warnings(), []);
+
+    const acme = {
+      email: 'ops@example.test',
+      directory: 'https://127.0.0.1:1/dir',
+      domains: ['localhost'],
+      storage: `${certs.dir}/acme-storage`,
+    };
+    proxy.writeConfig({ ...base, tls: { ...base.tls, http2: false, acme } });
+    const from = proxy.logs.length;
+    proxy.signal('SIGHUP');
+    await proxy.waitForLog((l) => l.msg === 'configuration reloaded', 15_000, from);
+    assert.deepEqual(warnings().sort(), [
+      'tls.acme: changed at reload; restart the proxy to apply it',
+      'tls.http2: changed at reload; restart the proxy to apply it',
+    ]);
+    assert.equal(proxy.logs.find((l) => l.key === 'tls.acme')!.level, 40, 'a warning (pino level 40)');
+    // Still serving, HTTP/2 still offered: the listener is the one it started with.
+    const alpn = await new Promise<string | false>((resolve, reject) => {
+      const socket = connect(
+        {
+          host: '127.0.0.1',
+          port,
+          servername: 'localhost',
+          ca: certs.ca.cert,
+          ALPNProtocols: ['h2', 'http/1.1'],
+        },
+        () => {
+          const chosen = socket.alpnProtocol ?? false;
+          socket.end();
+          resolve(chosen);
+        },
+      );
+      socket.once('error', reject);
+    });
+    assert.equal(alpn, 'h2');
+    assert.deepEqual(proxy.crashes(), []);
+  });
+
   test('a certificate that cannot be read: the proxy exits 1 naming the file, before anything listens', async () => {
     const a = await certs.issue('c', ['localhost']);
     const missing = `${certs.dir}/missing.pem`;
