@@ -1,0 +1,46 @@
+import type { Writable } from 'node:stream';
+import type { Exchange } from '../exchange.js';
+import { decideCompression } from './decide.js';
+import { compressedHead } from './head.js';
+import type { Coding } from './negotiate.js';
+import { CompressedBody } from './stream.js';
+
+/** A proxied response head after the compression decision, and the coding its body gets. */
+export interface CompressedAnswer {
+  headers: string[];
+  coding: Coding | null;
+}
+
+/** The compression decision for one exchange's upstream answer (decide.ts), applied to its head. */
+export function compressAnswer(ex: Exchange, status: number, headers: string[]): CompressedAnswer {
+  const { req } = ex;
+  const plan = decideCompression(
+    ex.runtime.config.compression,
+    {
+      method: req.method,
+      httpVersion: req.httpVersion,
+      acceptEncoding: headerText(req.headers['accept-encoding']),
+      range: req.headers.range !== undefined,
+    },
+    status,
+    headers,
+  );
+  if (!plan.vary && plan.coding === null) return { headers, coding: null };
+  return { headers: compressedHead(headers, plan), coding: plan.coding };
+}
+
+/**
+ * Where the body goes once the head is out: the client's response, or a CompressedBody in front
+ * of it. A compressed body's bytes count as sent (nginx $body_bytes_sent) as zlib emits them.
+ */
+export function bodySink(ex: Exchange, coding: Coding | null): Writable {
+  if (coding === null) return ex.res;
+  const level = ex.runtime.config.compression?.level ?? 5;
+  return new CompressedBody(ex.res, coding, level, (bytes) => {
+    ex.bytesSent += bytes;
+  });
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
