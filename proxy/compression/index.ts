@@ -2,4 +2,4 @@ export { type CompressionPlan, type CompressionRequest, decideCompression } from
 export { bodySink, type CompressedAnswer, compressAnswer } from './exchange.js';
 export { compressedHead } from './head.js';
 export { CODINGS, type Coding, negotiateCoding, parseAcceptEncoding } from './negotiate.js';
-export { CompressedBody } from './stream.js';
+export { CompressedBody, openCompressors } from './stream.js';

@@ -2,6 +2,13 @@ import { pipeline, Writable } from 'node:stream';
 import { type BrotliCompress, constants, createBrotliCompress, createGzip, type Gzip } from 'node:zlib';
 import type { Coding } from './negotiate.js';
 
+/** zlib streams made and not yet closed, in this process (for tests and diagnostics: a leak grows it). */
+let open = 0;
+
+export function openCompressors(): number {
+  return open;
+}
+
 /** What one write may queue before it reports the body full (an upstream read is up to 64 KiB). */
 const HIGH_WATER = 64 * 1024;
 
@@ -41,6 +48,8 @@ export class CompressedBody extends Writable {
       this.zlib = createGzip({ level });
       this.flushKind = constants.Z_SYNC_FLUSH;
     }
+    open++;
+    this.zlib.once('close', () => open--);
     pipeline(this.zlib, res, (err) => {
       if (err) this.destroy();
     });
