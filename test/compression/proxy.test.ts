@@ -26,6 +26,13 @@ import { waitFor } from '../helpers/wait.js';
 const PAGE = Buffer.from(
   `<!doctype html><title>compressed</title>${Array.from({ length: 400 }, (_, i) => `<p>line ${i} of a page that compresses well</p>`).join('\n')}`,
 );
+/** Less regular than PAGE: gzip level 1 and level 5 make bodies of different sizes of it. */
+const LIST = Buffer.from(
+  Array.from(
+    { length: 2000 },
+    (_, i) => `<li data-id="${(i * 7919) % 10007}">item ${i} costs ${((i * 104729) % 997) / 10}</li>`,
+  ).join('\n'),
+);
 /** Random text: it compresses to about three quarters, so megabytes of it stay megabytes on the wire. */
 const NOISE = Buffer.from(randomBytes(3 * 1024 * 1024).toString('base64'));
 const GZIPPED = gzipSync('already encoded by the worker '.repeat(100));
@@ -54,6 +61,9 @@ function backend(req: IncomingMessage, res: ServerResponse): void {
       'Accept-Ranges': 'bytes',
     });
     res.end(PAGE);
+  } else if (path === '/list') {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end(LIST);
   } else if (path === '/vary') {
     res.writeHead(200, { 'Content-Type': 'text/html', Vary: 'Cookie' });
     res.end(PAGE);
@@ -165,10 +175,12 @@ function decode(response: Response): Buffer {
 describe('compression through the proxy', () => {
   let proxy: InProcessProxy;
   let logDir: string;
+  let workerPort: number;
   const worker = createServer(backend);
 
   before(async () => {
     const port = await listenLocal(worker);
+    workerPort = port;
     logDir = mkdtempSync(join(tmpdir(), 'gatehouse-compression-'));
     proxy = await startProxy(null, {
       upstream: { servers: servers(port) },
@@ -336,6 +348,27 @@ describe('compression through the proxy', () => {
     });
     assert.ok(workerDoneBeforeClientRead);
     assert.deepEqual(gunzipSync(Buffer.concat(received)), NOISE);
+  });
+
+  test('compression.types, min_length and level: a listed image type and a 10-byte body compressed, level 1 larger than the default 5', async (t) => {
+    const other = await startProxy(t, {
+      upstream: { servers: servers(workerPort) },
+      compression: { types: ['image/png', 'text/plain'], min_length: 5, level: 1 },
+    });
+    const image = await get(other.port, '/image', { 'Accept-Encoding': 'gzip' });
+    assert.equal(image.headers['content-encoding'], 'gzip');
+    assert.deepEqual(decode(image), PAGE);
+    const small = await get(other.port, '/small', { 'Accept-Encoding': 'br' });
+    assert.equal(small.headers['content-encoding'], 'br');
+    assert.equal(decode(small).toString(), 'tiny body\n');
+    // text/html is compressed though not listed (nginx too); level 1 gives more bytes than 5.
+    const fast = await get(other.port, '/list', { 'Accept-Encoding': 'gzip' });
+    const usual = await get(proxy.port, '/list', { 'Accept-Encoding': 'gzip' });
+    assert.deepEqual(decode(fast), LIST);
+    assert.ok(
+      fast.body.length > usual.body.length,
+      `level 1: ${fast.body.length} bytes, level 5: ${usual.body.length}`,
+    );
   });
 
   test('a client that leaves mid-body: the worker is let go, no zlib stream is left open, the proxy serves on', async () => {
