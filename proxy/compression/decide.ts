@@ -30,7 +30,9 @@ const COMPRESSED_STATUSES = new Set([200, 403, 404]);
  * answer varies by Accept-Encoding, so it gets Vary whether or not this client is given a coding;
  * then whether this request gets one (no Range, HTTP/1.1 or later as nginx's gzip_http_version,
  * a coding the client accepts). Cache-Control: no-transform leaves the response untouched
- * (RFC 9110 §7.7; nginx does not look at it). Reads the flat [name, value, ...] head.
+ * (RFC 9110 §7.7; nginx does not look at it). A HEAD is decided as its GET would be: its head
+ * says what a GET would get (RFC 9110 §9.3.2; nginx too), and no body is made (exchange.ts).
+ * Reads the flat [name, value, ...] head.
  */
 export function decideCompression(
   config: CompressionConfig | null,
@@ -38,7 +40,7 @@ export function decideCompression(
   status: number,
   headers: readonly string[],
 ): CompressionPlan {
-  if (config === null || request.method === 'HEAD' || !COMPRESSED_STATUSES.has(status)) return AS_IS;
+  if (config === null || !COMPRESSED_STATUSES.has(status)) return AS_IS;
   let type: string | undefined;
   let length: number | undefined;
   for (let i = 0; i < headers.length; i += 2) {

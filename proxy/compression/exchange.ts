@@ -5,7 +5,7 @@ import { compressedHead } from './head.js';
 import type { Coding } from './negotiate.js';
 import { CompressedBody } from './stream.js';
 
-/** A proxied response head after the compression decision, and the coding its body gets. */
+/** A proxied response head after the compression decision, and the coding its body gets (null: as it is, or none). */
 export interface CompressedAnswer {
   headers: string[];
   coding: Coding | null;
@@ -26,7 +26,8 @@ export function compressAnswer(ex: Exchange, status: number, headers: string[]):
     headers,
   );
   if (!plan.vary && plan.coding === null) return { headers, coding: null };
-  return { headers: compressedHead(headers, plan), coding: plan.coding };
+  // A HEAD's head says what its GET would get; there is no body to compress.
+  return { headers: compressedHead(headers, plan), coding: req.method === 'HEAD' ? null : plan.coding };
 }
 
 /**

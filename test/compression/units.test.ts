@@ -90,18 +90,24 @@ describe('whether a proxied response is compressed', () => {
     assert.equal(decideCompression(CONFIG, GET, 200, ['Content-Type', 'text/plain']).coding, 'br');
   });
 
-  test('never: already encoded, no-transform, HEAD, statuses other than 200/403/404, compression off', () => {
+  test('never: already encoded, no-transform, statuses other than 200/403/404, compression off', () => {
     const none = { coding: null, vary: false };
     assert.deepEqual(decideCompression(CONFIG, GET, 200, [...TEXT, 'Content-Encoding', 'gzip']), none);
     assert.deepEqual(
       decideCompression(CONFIG, GET, 200, [...TEXT, 'Cache-Control', 'public, no-transform']),
       none,
     );
-    assert.deepEqual(decideCompression(CONFIG, { ...GET, method: 'HEAD' }, 200, TEXT), none);
     for (const status of [204, 206, 301, 304, 500])
       assert.deepEqual(decideCompression(CONFIG, GET, status, TEXT), none, String(status));
     for (const status of [403, 404]) assert.equal(decideCompression(CONFIG, GET, status, TEXT).coding, 'br');
     assert.deepEqual(decideCompression(null, GET, 200, TEXT), none);
+  });
+
+  test('a HEAD is decided as its GET would be (its head says what a GET gets)', () => {
+    assert.deepEqual(decideCompression(CONFIG, { ...GET, method: 'HEAD' }, 200, TEXT), {
+      coding: 'br',
+      vary: true,
+    });
   });
 
   test('a Range request, an HTTP/1.0 client or one that accepts no coding: not compressed, but Vary', () => {
