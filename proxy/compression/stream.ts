@@ -41,6 +41,9 @@ export class CompressedBody extends Writable {
         params: {
           [constants.BROTLI_PARAM_QUALITY]: level,
           [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
+          // A 512 KiB window (ngx_brotli's default), not brotli's 4 MiB: each open stream holds
+          // its window, and a response body on the fly gains next to nothing from more.
+          [constants.BROTLI_PARAM_LGWIN]: 19,
         },
       });
       this.flushKind = constants.BROTLI_OPERATION_FLUSH;
