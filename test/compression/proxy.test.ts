@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import {
+  type ClientRequest,
   createServer,
   request as httpRequest,
   type IncomingHttpHeaders,
@@ -164,6 +165,23 @@ function get(
   });
 }
 
+/** A GET asking for `coding` whose response is handed over as it arrives, not read whole. */
+function streamRequest(
+  port: number,
+  path: string,
+  coding: string,
+  onResponse: (res: IncomingMessage) => void,
+  onError: (err: Error) => void,
+): ClientRequest {
+  const req = httpRequest(
+    { host: '127.0.0.1', port, path, headers: { 'Accept-Encoding': coding }, agent: false },
+    onResponse,
+  );
+  req.on('error', onError);
+  req.end();
+  return req;
+}
+
 function decode(response: Response): Buffer {
   const coding = response.headers['content-encoding'];
   if (coding === 'br') return brotliDecompressSync(response.body);
@@ -289,14 +307,10 @@ describe('compression through the proxy', () => {
       const seen: string[] = [];
       let endedWhenFirstSeen: boolean | null = null;
       const body = await new Promise<string>((resolve, reject) => {
-        const req = httpRequest(
-          {
-            host: '127.0.0.1',
-            port: proxy.port,
-            path: '/stream',
-            headers: { 'Accept-Encoding': coding },
-            agent: false,
-          },
+        streamRequest(
+          proxy.port,
+          '/stream',
+          coding,
           (res) => {
             assert.equal(res.headers['content-encoding'], coding);
             const decoder = coding === 'br' ? createBrotliDecompress() : createGunzip();
@@ -311,9 +325,8 @@ describe('compression through the proxy', () => {
             decoder.on('end', () => resolve(seen.join('')));
             decoder.on('error', reject);
           },
+          reject,
         );
-        req.on('error', reject);
-        req.end();
       });
       assert.equal(endedWhenFirstSeen, false, 'the first part arrived only after the worker ended the page');
       assert.equal(
@@ -327,14 +340,10 @@ describe('compression through the proxy', () => {
     const received: Buffer[] = [];
     let workerDoneBeforeClientRead = false;
     await new Promise<void>((resolve, reject) => {
-      const req = httpRequest(
-        {
-          host: '127.0.0.1',
-          port: proxy.port,
-          path: '/large',
-          headers: { 'Accept-Encoding': 'gzip' },
-          agent: false,
-        },
+      streamRequest(
+        proxy.port,
+        '/large',
+        'gzip',
         (res) => {
           res.pause();
           // The client reads nothing until the worker has written everything.
@@ -345,9 +354,8 @@ describe('compression through the proxy', () => {
             res.resume();
           }, reject);
         },
+        reject,
       );
-      req.on('error', reject);
-      req.end();
     });
     assert.ok(workerDoneBeforeClientRead);
     assert.deepEqual(gunzipSync(Buffer.concat(received)), NOISE);
@@ -377,14 +385,10 @@ describe('compression through the proxy', () => {
   test('a client that leaves mid-body: the worker is let go, no zlib stream is left open, the proxy serves on', async () => {
     const before = openCompressors();
     await new Promise<void>((resolve, reject) => {
-      const req = httpRequest(
-        {
-          host: '127.0.0.1',
-          port: proxy.port,
-          path: '/endless',
-          headers: { 'Accept-Encoding': 'gzip' },
-          agent: false,
-        },
+      const req = streamRequest(
+        proxy.port,
+        '/endless',
+        'gzip',
         (res) => {
           let got = 0;
           res.on('data', (chunk: Buffer) => {
@@ -395,10 +399,9 @@ describe('compression through the proxy', () => {
             }
           });
         },
+        () => {},
       );
-      req.on('error', () => {});
       setTimeout(() => reject(new Error('no 64 KiB of the endless body within 20 s')), 20_000).unref();
-      req.end();
     });
     await waitFor('the worker to be let go', async () => endless.closed, 20_000);
     await waitFor(
