@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { mayTag } from '../dev-reload/inject.js';
 import type { Exchange } from '../exchange.js';
 import { decideCompression } from './decide.js';
 import { compressedHead } from './head.js';
@@ -14,7 +15,7 @@ export interface CompressedAnswer {
 /** The compression decision for one exchange's upstream answer (decide.ts), applied to its head. */
 export function compressAnswer(ex: Exchange, status: number, headers: string[]): CompressedAnswer {
   const { req } = ex;
-  const plan = decideCompression(
+  let plan = decideCompression(
     ex.runtime.config.compression,
     {
       method: req.method,
@@ -25,6 +26,8 @@ export function compressAnswer(ex: Exchange, status: number, headers: string[]):
     status,
     headers,
   );
+  // Development reload puts its tag into pages as they pass, uncompressed (dev-reload/inject.ts).
+  if (plan.coding !== null && mayTag(ex.res, status, headers)) plan = { coding: null, vary: plan.vary };
   if (!plan.vary && plan.coding === null) return { headers, coding: null };
   // A HEAD's head says what its GET would get; there is no body to compress.
   return { headers: compressedHead(headers, plan), coding: req.method === 'HEAD' ? null : plan.coding };

@@ -382,6 +382,17 @@ describe('compression through the proxy', () => {
     );
   });
 
+  test('development reload: a page it tags goes uncompressed with its tag; other types are still compressed', async (t) => {
+    const dev = await startProxy(t, { upstream: { servers: servers(workerPort) } }, { devReload: true });
+    const page = await get(dev.port, '/page', { 'Accept-Encoding': 'gzip, br' });
+    assert.equal(page.headers['content-encoding'], undefined);
+    assert.equal(page.headers.vary, 'Accept-Encoding');
+    assert.match(page.body.toString(), /<script src="[^"]+" async><\/script>/);
+    const text = await get(dev.port, '/missing', { 'Accept-Encoding': 'gzip' });
+    assert.equal(text.headers['content-encoding'], 'gzip');
+    assert.equal(decode(text).toString(), 'not here\n');
+  });
+
   test('a client that leaves mid-body: the worker is let go, no zlib stream is left open, the proxy serves on', async () => {
     const before = openCompressors();
     await new Promise<void>((resolve, reject) => {
