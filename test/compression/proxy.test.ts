@@ -129,6 +129,10 @@ function backend(req: IncomingMessage, res: ServerResponse): void {
       res.write(NOISE.subarray(at, at + 16 * 1024));
     }, 5);
     res.on('close', () => clearInterval(timer));
+  } else if (path === '/dies') {
+    // A worker that dies mid-body: part of the page, then its connection is cut.
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.write(NOISE.subarray(0, 64 * 1024), () => setTimeout(() => res.socket?.destroy(), 50));
   } else if (path === '/large') {
     large.finished = false;
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': NOISE.length });
@@ -380,6 +384,32 @@ describe('compression through the proxy', () => {
       fast.body.length > usual.body.length,
       `level 1: ${fast.body.length} bytes, level 5: ${usual.body.length}`,
     );
+  });
+
+  test('a worker that dies mid-body: the client sees the response cut, no zlib stream is left open, the proxy serves on', async () => {
+    const outcome = await new Promise<string>((resolve) => {
+      streamRequest(
+        proxy.port,
+        '/dies',
+        'gzip',
+        (res) => {
+          res.on('data', () => {});
+          res.on('aborted', () => resolve('aborted'));
+          res.on('error', () => resolve('aborted'));
+          res.on('end', () => resolve(res.complete ? 'complete' : 'aborted'));
+        },
+        () => resolve('error'),
+      );
+    });
+    assert.notEqual(outcome, 'complete');
+    await waitFor(
+      `the zlib streams to close (${openCompressors()} open)`,
+      async () => openCompressors() === 0,
+      20_000,
+    );
+    const response = await get(proxy.port, '/page', { 'Accept-Encoding': 'br' });
+    assert.deepEqual(decode(response), PAGE);
+    assert.deepEqual(proxy.crashes(), []);
   });
 
   test('development reload: a page it tags goes uncompressed with its tag; other types are still compressed', async (t) => {
