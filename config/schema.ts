@@ -1,3 +1,4 @@
+import { compressionSchema } from './compression.js';
 import { routesSchema } from './route-schema.js';
 import { address, count, duration, size } from './schema-refs.js';
 import { durationPattern, sizePattern } from './units.js';
@@ -160,5 +161,6 @@ export const configSchema = {
     },
     // Several apps behind one front (config/route-schema.ts); absent = the one pool above.
     routes: routesSchema,
+    compression: compressionSchema,
   },
 } as const;

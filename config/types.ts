@@ -159,6 +159,18 @@ export interface Config {
   tls: TlsConfig | null;
   /** Several apps behind one front; empty = the top-level pool serves every request. */
   routes: readonly RouteConfig[];
+  /** Proxied responses compressed at the front (config/compression.ts); null = off. */
+  compression: CompressionConfig | null;
+}
+
+/** nginx gzip, gzip_types, gzip_min_length, gzip_comp_level; brotli beside gzip. */
+export interface CompressionConfig {
+  /** Media types compressed, lower case, without parameters; "*" = every type. */
+  types: readonly string[];
+  /** Responses whose Content-Length is below this stay as they are (chunked ones are compressed). */
+  minLength: number;
+  /** 1–9: gzip's level and brotli's quality. */
+  level: number;
 }
 
 /**

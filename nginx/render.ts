@@ -2,6 +2,7 @@ import { isAbsolute, relative } from 'node:path';
 import { type Config, formatAddress, formatDuration, formatSize, packageRoot } from '../config/index.js';
 import { indent } from './indent.js';
 import { renderBuffering } from './render-buffering.js';
+import { renderCompression } from './render-compression.js';
 import { renderMaps } from './render-maps.js';
 import { renderRouteServers, renderRouteUpstreams, type ServerParts } from './render-routes.js';
 import { type RenderTlsOptions, renderTlsServers } from './render-tls.js';
@@ -175,6 +176,7 @@ function serverDirectives(config: Config): string[] {
     `client_header_timeout ${formatDuration(timeouts.clientHeader)};`,
     `client_body_timeout ${formatDuration(timeouts.clientBody)};`,
     `keepalive_timeout ${formatDuration(timeouts.clientKeepalive)};`,
+    ...renderCompression(config),
     '',
     '# The request id goes back to the client, on error pages too.',
     'proxy_hide_header X-Request-Id;',

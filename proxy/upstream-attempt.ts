@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { TimeoutsConfig } from '../config/index.js';
 import { ResponseBuffer } from './buffering/response-buffer.js';
 import type { TempSpace } from './buffering/temp-space.js';
+import { bodySink, type Coding, compressAnswer } from './compression/index.js';
 import type { UpstreamConnection } from './connections.js';
 import { ProxyError } from './errors.js';
 import type { Exchange } from './exchange.js';
@@ -34,6 +35,8 @@ interface HeldHead {
   status: number;
   statusText: string;
   headers: string[];
+  /** The body is compressed with this coding on its way (compression/). */
+  coding: Coding | null;
 }
 
 /**
@@ -72,6 +75,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private buffers = false;
   /** What the client has not taken yet, once its socket was first found full (buffers only). */
   private buffer: ResponseBuffer | null = null;
+  /** Where body bytes go once the head is out: the client's response, or a compressor in front of it. */
+  private sink: Writable | null = null;
   private readonly timeouts: TimeoutsConfig;
   private readTimer: NodeJS.Timeout | null = null;
   private sendTimer: NodeJS.Timeout | null = null;
@@ -152,7 +157,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     // A draining worker says close: send nothing more on connections opened before this answer.
     if (seen.close && this.connection) this.ex.backend?.connections.renew(this.connection);
     this.resumeUpstream = resume;
-    this.head = { status, statusText, headers };
+    this.head = { status, statusText, ...compressAnswer(this.ex, status, headers) };
     return true;
   }
 
@@ -160,14 +165,16 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     if (this.discarded) return false;
     this.readTimer?.refresh();
     if (this.head) this.sendHead();
-    this.ex.bytesSent += chunk.length;
+    // A compressed body's bytes are counted as they leave zlib (compression/exchange.ts).
+    if (this.sink === this.ex.res) this.ex.bytesSent += chunk.length;
     this.owner.onBodyBytes?.(chunk.length);
     if (this.buffer) return this.buffer.push(chunk) || this.waitForClient();
-    if (this.ex.res.write(chunk)) return true;
+    const sink = this.sink!;
+    if (sink.write(chunk)) return true;
     if (!this.buffers) return this.waitForClient();
     // nginx proxy_buffering: the worker goes on writing; what the client cannot take yet is held.
-    const { runtime, res } = this.ex;
-    this.buffer = new ResponseBuffer(res, this.owner.tempSpace, runtime.config.buffering, this.onBufferRoom);
+    const { runtime } = this.ex;
+    this.buffer = new ResponseBuffer(sink, this.owner.tempSpace, runtime.config.buffering, this.onBufferRoom);
     return true;
   }
 
@@ -180,7 +187,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     // slow client still reads what is buffered.
     this.owner.completed(this);
     if (this.buffer) this.buffer.end();
-    else this.ex.res.end();
+    else this.sink!.end();
   }
 
   onError(err: Error): void {
@@ -240,7 +247,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     // HTTP/2 has no reason phrase (Node warns when given one).
     if (ex.req.httpVersionMajor === 2) ex.res.writeHead(head.status, head.headers);
     else ex.res.writeHead(head.status, head.statusText, head.headers);
-    ex.res.on('drain', this.onClientDrain);
+    this.sink = bodySink(ex, head.coding);
+    this.sink.on('drain', this.onClientDrain);
   }
 
   private armReadTimer(): void {

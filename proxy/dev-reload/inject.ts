@@ -58,6 +58,17 @@ export class TagInserter {
   }
 }
 
+/** Responses interceptHtml watches (compression asks through `mayTag`). */
+const watched = new WeakSet<ServerResponse>();
+
+/**
+ * Whether this response, with this upstream head, is a page the tag goes into: the proxy then
+ * leaves it uncompressed (proxy/compression/exchange.ts), since the tag goes into plain bytes.
+ */
+export function mayTag(res: ServerResponse, status: number, headers: readonly string[]): boolean {
+  return watched.has(res) && skipReason(status, headLookup(res, headers)) === null;
+}
+
 type WriteHeadArgs = [statusMessage?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: unknown];
 
 /**
@@ -69,6 +80,7 @@ export function interceptHtml(
   res: ServerResponse,
   decide: (status: number, get: HeadLookup) => Buffer | null,
 ): void {
+  watched.add(res);
   const writeHead = res.writeHead;
   res.writeHead = function interceptedWriteHead(
     this: ServerResponse,

@@ -457,6 +457,15 @@ const walk: readonly Walked[] = [
       ],
     ],
   },
+  ...['compression.types', 'compression.min_length', 'compression.level'].map((key) => ({
+    key,
+    proofs: [
+      [
+        'test/compression/proxy.test.ts',
+        'compression.types, min_length and level: a listed image type and a 10-byte body compressed, level 1 larger than the default 5',
+      ] as const,
+    ],
+  })),
   {
     key: 'routes',
     proofs: [

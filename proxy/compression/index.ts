@@ -1,0 +1,5 @@
+export { type CompressionPlan, type CompressionRequest, decideCompression } from './decide.js';
+export { bodySink, type CompressedAnswer, compressAnswer } from './exchange.js';
+export { compressedHead } from './head.js';
+export { CODINGS, type Coding, negotiateCoding, parseAcceptEncoding } from './negotiate.js';
+export { CompressedBody, openCompressors } from './stream.js';
