@@ -37,6 +37,8 @@ interface HeldHead {
   headers: string[];
   /** The body is compressed with this coding on its way (compression/). */
   coding: Coding | null;
+  /** The upstream's Content-Length, for the compressor (null: none, or not compressed). */
+  length: number | null;
 }
 
 /**
@@ -247,7 +249,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     // HTTP/2 has no reason phrase (Node warns when given one).
     if (ex.req.httpVersionMajor === 2) ex.res.writeHead(head.status, head.headers);
     else ex.res.writeHead(head.status, head.statusText, head.headers);
-    this.sink = bodySink(ex, head.coding);
+    this.sink = bodySink(ex, head.coding, head.length);
     this.sink.on('drain', this.onClientDrain);
   }
 

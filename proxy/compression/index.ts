@@ -2,4 +2,4 @@ export { type CompressionPlan, type CompressionRequest, decideCompression } from
 export { bodySink, type CompressedAnswer, compressAnswer } from './exchange.js';
 export { compressedHead } from './head.js';
 export { CODINGS, type Coding, negotiateCoding, parseAcceptEncoding } from './negotiate.js';
-export { CompressedBody, openCompressors } from './stream.js';
+export { brotliWindow, CompressedBody, type CompressionOptions, openCompressors } from './stream.js';

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import type { CompressionConfig } from '../../config/index.js';
 import { renderCompression } from '../../nginx/render-compression.js';
 import {
+  brotliWindow,
   type CompressionRequest,
   compressedHead,
   decideCompression,
@@ -161,6 +162,18 @@ describe('the compressed response head', () => {
       'Vary',
       'Accept-Encoding',
     ]);
+  });
+});
+
+describe("brotli's window", () => {
+  test('the smallest that holds a body of known length (10 to 19 bits), 512 KiB when the length is unknown', () => {
+    assert.equal(brotliWindow(null), 19);
+    assert.equal(brotliWindow(0), 10);
+    assert.equal(brotliWindow(1024), 10);
+    assert.equal(brotliWindow(1025), 11);
+    assert.equal(brotliWindow(17_354), 15);
+    assert.equal(brotliWindow(512 * 1024), 19);
+    assert.equal(brotliWindow(50 * 1024 * 1024), 19);
   });
 });
 
