@@ -7,6 +7,7 @@ import { parseDocument } from 'yaml';
 import { ecosystemPort, PORT_BASE_VAR, workerInstance } from '../stack/worker-port.js';
 import { formatAddress, parseAddress, parseCidr } from './address.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
+import { resolveLimits } from './limits.js';
 import { isConfigObject, mergeConfigDocs } from './merge.js';
 import { defaultConfigFile, projectRoot } from './paths.js';
 import { resolveRoutes } from './routes.js';
@@ -250,6 +251,7 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     logLevel: get('log_level') as Config['logLevel'],
     tls,
     routes,
+    limits: resolveLimits(get('limits'), 'limits', problems),
   };
 }
 

@@ -1,3 +1,4 @@
+import { limitsSchema } from './limits-schema.js';
 import { routesSchema } from './route-schema.js';
 import { address, count, duration, size } from './schema-refs.js';
 import { durationPattern, sizePattern } from './units.js';
@@ -160,5 +161,7 @@ export const configSchema = {
     },
     // Several apps behind one front (config/route-schema.ts); absent = the one pool above.
     routes: routesSchema,
+    // Request rate limits (config/limits-schema.ts); off unless set.
+    limits: limitsSchema,
   },
 } as const;
