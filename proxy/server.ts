@@ -362,6 +362,8 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     async shutdown() {
       if (closing) return;
       closing = true;
+      // Requests waiting out a rate-limit delay go now: the drain would otherwise wait for them or cut them.
+      forwarder.limiter.releaseDelayed();
       const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
       for (const tunnel of tunnels) tunnel.end();
       const grace = runtime.config.timeouts.shutdown;
