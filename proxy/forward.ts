@@ -344,5 +344,5 @@ export function createForwarder(options: ForwarderOptions) {
     }
   }
 
-  return { handle, limiter };
+  return { handle };
 }
