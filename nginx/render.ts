@@ -2,6 +2,7 @@ import { isAbsolute, relative } from 'node:path';
 import { type Config, formatAddress, formatDuration, formatSize, packageRoot } from '../config/index.js';
 import { indent } from './indent.js';
 import { renderBuffering } from './render-buffering.js';
+import { renderLimitReq, renderLimitZones, SINGLE_POOL_ROUTE } from './render-limits.js';
 import { renderMaps } from './render-maps.js';
 import { renderRouteServers, renderRouteUpstreams } from './render-routes.js';
 import { type RenderTlsOptions, renderTlsServers } from './render-tls.js';
@@ -49,6 +50,7 @@ export function renderNginx(config: Config, options: RenderOptions): string {
     ...renderRouteUpstreams(config, target),
     ...renderMaps(config),
     '',
+    ...renderLimitZones(config),
     ...renderLogFormat(config),
     ...(config.tls
       ? renderTlsServers(config, config.tls, compose, options)
@@ -150,7 +152,14 @@ export function serverBody(config: Config, compose: boolean, locations?: string[
   return [
     ...serverDirectives(config),
     '',
-    ...(locations ?? ['location / {', ...indent(proxyDirectives(config, compose)), '}']),
+    ...(locations ?? [
+      'location / {',
+      ...indent([
+        ...renderLimitReq(config, SINGLE_POOL_ROUTE, undefined),
+        ...proxyDirectives(config, compose),
+      ]),
+      '}',
+    ]),
     ...errorPageLocations(),
   ];
 }

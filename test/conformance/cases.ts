@@ -13,6 +13,7 @@ import {
   sha,
   sleep,
 } from './case.js';
+import { limitCases } from './limit-cases.js';
 import { routeCases } from './route-cases.js';
 
 const PEER = '127.0.0.1';
@@ -511,4 +512,5 @@ export const cases: ConformanceCase[] = [
     },
   },
   ...routeCases,
+  ...limitCases,
 ];
