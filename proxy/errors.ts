@@ -133,7 +133,8 @@ export function errorPage(status: number): string {
 }
 
 /** A complete raw HTTP/1.1 error response, for sockets that never became a ServerResponse. */
-export function rawErrorResponse(status: number): string {
+export function rawErrorResponse(status: number, retryAfterSeconds?: number): string {
   const body = errorPage(status);
-  return `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  const wait = retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`;
+  return `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${wait}Connection: close\r\n\r\n${body}`;
 }

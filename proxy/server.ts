@@ -174,6 +174,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       isClosing: () => closing,
       handleHttp: onRequest,
       tunnels,
+      limiter,
     });
     front.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // A tunnel is closed by its own path (shutdown ends it), not by the drain's idle sweep.

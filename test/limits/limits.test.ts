@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { once } from 'node:events';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { WebSocket, WebSocketServer } from 'ws';
 import {
   eventually,
   type HttpResult,
@@ -11,6 +14,7 @@ import {
 } from '../helpers/proxy.js';
 import { createRawBackend, type RawBackend } from '../helpers/raw-backend.js';
 import { waitFor } from '../helpers/wait.js';
+import { assertEchoes } from '../helpers/websocket.js';
 
 /**
  * limits.requests in our proxy (in process, a recording backend on port 0). Clients are told apart
@@ -164,5 +168,47 @@ describe('request rate limits at shutdown', () => {
     assert.equal(answer.status, 200);
     assert.equal(answer.headers.connection, 'close');
     assert.equal(backend.requests.at(-1)?.target, '/delayed');
+  });
+});
+
+describe('request rate limits on WebSocket handshakes', () => {
+  test('a handshake counts as a request of its route: over the limit it gets 429 with Retry-After, and so does HTTP after it', {
+    timeout: 60_000,
+  }, async (t) => {
+    const echo = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    t.after(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const client of echo.clients) client.terminate();
+          echo.close(() => resolve());
+        }),
+    );
+    await once(echo, 'listening');
+    echo.on('connection', (socket) => socket.on('message', (data, binary) => socket.send(data, { binary })));
+    const { port: echoPort } = echo.address() as AddressInfo;
+    const proxy = await startProxy(t, {
+      upstream: { servers: [{ address: `127.0.0.1:${echoPort}` }] },
+      limits: { requests: { rate: '1r/m', burst: 1, nodelay: true } },
+    });
+    const open = new WebSocket(`ws://127.0.0.1:${proxy.port}/ws`, { localAddress: '127.0.0.2' });
+    t.after(() => open.terminate());
+    await once(open, 'open');
+    await assertEchoes(open, 'within the limit');
+
+    const second = new WebSocket(`ws://127.0.0.1:${proxy.port}/ws`, { localAddress: '127.0.0.2' });
+    t.after(() => second.terminate());
+    await once(second, 'open');
+
+    const refused = new WebSocket(`ws://127.0.0.1:${proxy.port}/ws`, { localAddress: '127.0.0.2' });
+    refused.on('error', () => {});
+    const [, response] = (await once(refused, 'unexpected-response')) as [unknown, IncomingMessage];
+    assert.equal(response.statusCode, 429);
+    assert.ok(Number(response.headers['retry-after']) >= 1);
+    response.resume();
+    refused.terminate();
+
+    assert.equal((await request(proxy.port, { localAddress: '127.0.0.2' })).status, 429);
+    // Another client passes the limit (the WebSocket-only backend answers plain HTTP with 426).
+    assert.equal((await request(proxy.port, { localAddress: '127.0.0.3' })).status, 426);
   });
 });
