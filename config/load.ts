@@ -8,6 +8,7 @@ import { ecosystemPort, PORT_BASE_VAR, workerInstance } from '../stack/worker-po
 import { formatAddress, parseAddress, parseCidr } from './address.js';
 import { resolveCompression } from './compression.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
+import { resolveLimits } from './limits.js';
 import { isConfigObject, mergeConfigDocs } from './merge.js';
 import { defaultConfigFile, projectRoot } from './paths.js';
 import { resolveRoutes } from './routes.js';
@@ -252,6 +253,7 @@ function resolveConfig(raw: Raw, source: string | null, problems: ConfigProblem[
     tls,
     routes,
     compression: resolveCompression(get('compression')),
+    limits: resolveLimits(get('limits'), 'limits', problems),
   };
 }
 

@@ -1,3 +1,4 @@
+import { limitsSchema } from './limits-schema.js';
 import { duration } from './schema-refs.js';
 import { upstreamSchema, workersSchema } from './upstream-schema.js';
 
@@ -42,6 +43,8 @@ export const routeSchema = {
         status: { enum: [301, 302, 303, 307, 308] },
       },
     },
+    // This route's rate limits, over the top-level ones (`requests: null`: none here).
+    limits: limitsSchema,
   },
 } as const;
 

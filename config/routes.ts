@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { ConfigProblem } from './errors.js';
+import { resolveLimits } from './limits.js';
 import { isConfigObject, mergeConfigDocs } from './merge.js';
 import { projectRoot } from './paths.js';
 import type { RouteConfig, RouteTarget, UpstreamConfig, WorkersConfig } from './types.js';
@@ -72,6 +73,7 @@ function resolveRoute(item: Raw, at: string, top: Inherited, problems: ConfigPro
     path,
     stripPrefix,
     target: resolveTarget(item, at, top, problems),
+    ...(item.limits === undefined ? {} : { limits: resolveLimits(item.limits, `${at}.limits`, problems) }),
   };
 }
 

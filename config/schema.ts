@@ -1,4 +1,5 @@
 import { compressionSchema } from './compression.js';
+import { limitsSchema } from './limits-schema.js';
 import { routesSchema } from './route-schema.js';
 import { address, count, duration, size } from './schema-refs.js';
 import { durationPattern, sizePattern } from './units.js';
@@ -162,5 +163,7 @@ export const configSchema = {
     // Several apps behind one front (config/route-schema.ts); absent = the one pool above.
     routes: routesSchema,
     compression: compressionSchema,
+    // Request rate limits (config/limits-schema.ts); off unless set.
+    limits: limitsSchema,
   },
 } as const;

@@ -161,6 +161,8 @@ export interface Config {
   routes: readonly RouteConfig[];
   /** Proxied responses compressed at the front (config/compression.ts); null = off. */
   compression: CompressionConfig | null;
+  /** Rate limits of every route that sets none of its own (and of the one pool without routes). */
+  limits: LimitsConfig;
 }
 
 /** nginx gzip, gzip_types, gzip_min_length, gzip_comp_level; brotli beside gzip. */
@@ -224,6 +226,8 @@ export interface RouteConfig {
   /** The prefix is cut off before the request goes on (nginx `proxy_pass http://pool/;`). */
   stripPrefix: boolean;
   target: RouteTarget;
+  /** The route's own `limits:`; absent = the top-level `limits` apply (nginx's inheritance). */
+  limits?: LimitsConfig;
 }
 
 export type RouteTarget = RoutePoolTarget | RouteStaticTarget | RouteRedirectTarget;
@@ -254,3 +258,23 @@ export interface RouteRedirectTarget {
   to: string;
   status: 301 | 302 | 303 | 307 | 308;
 }
+
+/** Request rate limits (config `limits:`): nginx's limit_req, one leaky bucket per key and route. */
+export interface LimitsConfig {
+  /** null = requests are not limited. */
+  requests: RequestLimitConfig | null;
+}
+
+export interface RequestLimitConfig {
+  /** As written ("10r/s", "30r/m"): nginx's limit_req_zone rate. */
+  rate: string;
+  /** Milli-requests per second, nginx's integer arithmetic (10r/s = 10000, 1r/m = 16). */
+  milliRate: number;
+  /** Requests over the rate delayed to it (let through at once with nodelay); more get 429. */
+  burst: number;
+  nodelay: boolean;
+  key: LimitKey;
+}
+
+/** What a bucket is kept per: the client address after trusted_proxies, or a request header (lower case). */
+export type LimitKey = { kind: 'client_ip' } | { kind: 'header'; name: string };

@@ -1,6 +1,7 @@
 import type { Config, RouteConfig } from '../config/index.js';
 import { indent } from './indent.js';
 import type { NginxTarget } from './render.js';
+import { renderLimitReq } from './render-limits.js';
 import { renderUpstreamBlock } from './render-upstream.js';
 
 /** The parts of the proxy server block that render.ts owns and every route's server block repeats. */
@@ -114,7 +115,13 @@ function renderLocation(config: Config, compose: boolean, route: RouteConfig, pa
   if (target.kind === 'pool') {
     const name = target.pool === 'default' ? 'gatehouse' : routeUpstreamName(route);
     const pass = `http://${name}${route.stripPrefix ? '/' : ''}`;
-    return [`# Route ${route.name}.`, head, ...indent(parts.proxy(config, compose, pass)), '}'];
+    const limit = renderLimitReq(config, route.name, route.limits);
+    return [
+      `# Route ${route.name}.`,
+      head,
+      ...indent([...limit, ...parts.proxy(config, compose, pass)]),
+      '}',
+    ];
   }
   if (target.kind === 'redirect') {
     const to = target.to.endsWith('/') ? target.to.slice(0, -1) : target.to;

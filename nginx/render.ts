@@ -3,6 +3,7 @@ import { type Config, formatAddress, formatDuration, formatSize, packageRoot } f
 import { indent } from './indent.js';
 import { renderBuffering } from './render-buffering.js';
 import { renderCompression } from './render-compression.js';
+import { renderLimitReq, renderLimitZones, SINGLE_POOL_ROUTE } from './render-limits.js';
 import { renderMaps } from './render-maps.js';
 import { renderRouteServers, renderRouteUpstreams, type ServerParts } from './render-routes.js';
 import { type RenderTlsOptions, renderTlsServers } from './render-tls.js';
@@ -44,6 +45,7 @@ export function renderNginx(config: Config, options: RenderOptions): string {
     ...renderRouteUpstreams(config, target),
     ...renderMaps(config),
     '',
+    ...renderLimitZones(config),
     ...renderLogFormat(config),
     ...(config.tls
       ? renderTlsServers(config, config.tls, compose, options)
@@ -146,7 +148,14 @@ export function serverBody(config: Config, compose: boolean, locations?: string[
   return [
     ...serverDirectives(config),
     '',
-    ...(locations ?? ['location / {', ...indent(proxyDirectives(config, compose)), '}']),
+    ...(locations ?? [
+      'location / {',
+      ...indent([
+        ...renderLimitReq(config, SINGLE_POOL_ROUTE, undefined),
+        ...proxyDirectives(config, compose),
+      ]),
+      '}',
+    ]),
     ...errorPageLocations(),
   ];
 }

@@ -16,7 +16,8 @@ export type ProxyErrorCode =
   | 'GH_ERR_CLIENT_TIMEOUT'
   | 'GH_ERR_BAD_REQUEST'
   | 'GH_ERR_NO_ROUTE' // no route for the host and path (nginx's default server, or no location)
-  | 'GH_ERR_HEADER_TOO_LARGE';
+  | 'GH_ERR_HEADER_TOO_LARGE'
+  | 'GH_ERR_RATE_LIMITED'; // over a route's limits.requests burst (nginx limit_req)
 
 const STATUS: Record<ProxyErrorCode, number> = {
   GH_ERR_NO_UPSTREAM: 502,
@@ -33,10 +34,14 @@ const STATUS: Record<ProxyErrorCode, number> = {
   GH_ERR_BAD_REQUEST: 400,
   GH_ERR_NO_ROUTE: 404,
   GH_ERR_HEADER_TOO_LARGE: 431,
+  // nginx's limit_req answers 503 by default; the rendered config says limit_req_status 429.
+  GH_ERR_RATE_LIMITED: 429,
 };
 
 export class ProxyError extends Error {
   readonly status: number;
+  /** Seconds until a retry may pass (Retry-After), where the failure knows it (a rate limit). */
+  waitSeconds: number | undefined;
   constructor(
     readonly code: ProxyErrorCode,
     message: string,
@@ -102,6 +107,7 @@ const REASONS: Record<number, string> = {
   404: 'Not Found',
   408: 'Request Timeout',
   413: 'Content Too Large',
+  429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
@@ -111,6 +117,7 @@ const REASONS: Record<number, string> = {
 
 /** Seconds a client is told to wait (Retry-After) before trying again, for errors that pass. */
 export function retryAfter(error: ProxyError): number | undefined {
+  if (error.waitSeconds !== undefined) return error.waitSeconds;
   // Temp space frees up as the uploads holding it finish.
   return error.code === 'GH_ERR_BUFFER_FULL' ? 5 : undefined;
 }
@@ -126,7 +133,8 @@ export function errorPage(status: number): string {
 }
 
 /** A complete raw HTTP/1.1 error response, for sockets that never became a ServerResponse. */
-export function rawErrorResponse(status: number): string {
+export function rawErrorResponse(status: number, retryAfterSeconds?: number): string {
   const body = errorPage(status);
-  return `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  const wait = retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`;
+  return `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${wait}Connection: close\r\n\r\n${body}`;
 }

@@ -4,10 +4,18 @@ import type { Logger } from '../process/logger.js';
 import type { AccessLog } from './access-log.js';
 import { RequestBody, readRequestBody } from './buffering/request-body.js';
 import type { TempSpace } from './buffering/temp-space.js';
-import { bodyFraming, hasBody, limitStreamedBody, lingerThenClose, watchClientBody } from './client-body.js';
+import {
+  type BodyFraming,
+  bodyFraming,
+  hasBody,
+  limitStreamedBody,
+  lingerThenClose,
+  watchClientBody,
+} from './client-body.js';
 import { errorPage, ProxyError, reasonPhrase, retryAfter, toProxyError } from './errors.js';
 import { createExchange, type Exchange } from './exchange.js';
 import { schemeOf } from './headers.js';
+import { createRequestLimiter, type RequestLimiter } from './limits/apply.js';
 import { NO_EXCLUSIONS } from './pool/balancer.js';
 import type { Upstream } from './pool/upstream.js';
 import { requestPrologue } from './prologue.js';
@@ -36,6 +44,8 @@ export interface ForwarderOptions {
   onBodyBytes?: (bytes: number) => void;
   /** The process's temp files for buffered bodies (buffering.max_disk counts them all). */
   tempSpace: TempSpace;
+  /** Rate limits (limits.requests), shared with WebSocket handshakes; else the forwarder's own. */
+  limiter?: RequestLimiter;
 }
 
 /**
@@ -53,6 +63,7 @@ export interface ForwarderOptions {
  */
 export function createForwarder(options: ForwarderOptions) {
   const { getRuntime, logger, observer, isClosing, onBodyBytes, tempSpace } = options;
+  const limiter = options.limiter ?? createRequestLimiter();
   const countBodyBytes = onBodyBytes ? (chunk: Buffer) => onBodyBytes(chunk.length) : null;
 
   const owner: AttemptOwner = { sending, retryStatus, failed, cut, completed, onBodyBytes, tempSpace };
@@ -96,6 +107,25 @@ export function createForwarder(options: ForwarderOptions) {
         new ProxyError('GH_ERR_BODY_TOO_LARGE', `body of ${length} bytes over client_max_body_size`),
       );
     }
+    // nginx's order: the body size (find-config phase) before limit_req (preaccess).
+    limiter.admit(
+      {
+        route: route.config.name,
+        limits: route.config.limits ?? config.limits,
+        clientIp: origin.clientIp,
+        headers: req.headers,
+        client: res,
+      },
+      () => admitted(ex, framing),
+      (error) => reject(ex, error),
+    );
+  }
+
+  /** A request the rate limit let through (at once, or after its delay): its body, then an attempt. */
+  function admitted(ex: Exchange, framing: BodyFraming): void {
+    const { req, res, origin } = ex;
+    const { config } = ex.runtime;
+    const length = framing.contentLength;
     ex.hasBody = hasBody(framing);
     ex.countBody = framing.chunked && length === undefined;
     if (origin.close || isClosing()) res.shouldKeepAlive = false;

@@ -12,6 +12,7 @@ import { TempSpace } from './buffering/temp-space.js';
 import { createDevReload } from './dev-reload/index.js';
 import { rawErrorResponse } from './errors.js';
 import { createForwarder } from './forward.js';
+import { createRequestLimiter, type RequestLimiter } from './limits/apply.js';
 import { Pool } from './pool/pool.js';
 import { createPoolKeepers } from './routes/keepers.js';
 import { createRuntime, type Runtime } from './runtime.js';
@@ -61,6 +62,8 @@ export interface ProxyServer {
   readonly status: StatusListener;
   /** Temp files of buffered bodies now (bytes, files): what buffering.max_disk bounds. */
   readonly tempSpace: TempSpace;
+  /** Rate limits (limits.requests) of this process: its buckets and the requests waiting out a delay. */
+  readonly limiter: RequestLimiter;
   listen(): Promise<void>;
   /** nginx -s reload: new settings and pool for new requests; nothing in flight is dropped. */
   reload(config: Config): void;
@@ -110,6 +113,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     ...(devReload ? { extraRoutes: devReload.serve } : {}),
   });
 
+  const limiter = createRequestLimiter();
   const forwarder = createForwarder({
     getRuntime: () => runtime,
     logger,
@@ -124,6 +128,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     isClosing: () => closing,
     onBodyBytes: options.onBodyBytes,
     tempSpace,
+    limiter,
   });
 
   let closing = false;
@@ -172,6 +177,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       isClosing: () => closing,
       handleHttp: onRequest,
       tunnels,
+      limiter,
     });
     front.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // A tunnel is closed by its own path (shutdown ends it), not by the drain's idle sweep.
@@ -291,6 +297,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     },
     status,
     tempSpace,
+    limiter,
     async listen() {
       const delivered = keepers.start();
       // Under pm2 the workers may not be where workers.count says (after pm2 scale): a proxy that
@@ -356,6 +363,8 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     async shutdown() {
       if (closing) return;
       closing = true;
+      // Requests waiting out a rate-limit delay go now: the drain would otherwise wait for them or cut them.
+      limiter.releaseDelayed();
       const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
       for (const tunnel of tunnels) tunnel.end();
       const grace = runtime.config.timeouts.shutdown;

@@ -3,8 +3,9 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../process/logger.js';
-import { rawErrorResponse, toProxyError } from './errors.js';
+import { rawErrorResponse, retryAfter, toProxyError } from './errors.js';
 import { isWebSocketUpgrade, schemeOf } from './headers.js';
+import type { RequestLimiter } from './limits/apply.js';
 import type { Upstream } from './pool/upstream.js';
 import { requestPrologue } from './prologue.js';
 import { nextUpstream, retriesAfter } from './retry.js';
@@ -22,6 +23,8 @@ export interface UpgradeHandlerOptions {
   handleHttp: (req: IncomingMessage, res: ServerResponse) => void;
   /** Open tunnels, so a drain can wait for them or cut them. */
   tunnels: Set<Duplex>;
+  /** Rate limits: a handshake counts as a request of its route (nginx's limit_req sees it as one). */
+  limiter: RequestLimiter;
 }
 
 /**
@@ -35,7 +38,7 @@ export interface UpgradeHandlerOptions {
 const REFUSED_LINGER_MS = 5000;
 
 export function createUpgradeHandler(options: UpgradeHandlerOptions) {
-  const { proxy, getRuntime, logger, isClosing, handleHttp, tunnels } = options;
+  const { proxy, getRuntime, logger, isClosing, handleHttp, tunnels, limiter } = options;
 
   return function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
@@ -121,23 +124,36 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
         },
       );
     };
-    tryNext();
-    // http-proxy-3 zeroes the socket timeout; a tunnel idle both ways this long is closed.
-    const idle = runtime.config.timeouts.websocketIdle;
-    if (idle > 0) (socket as Socket).setTimeout(idle, () => socket.destroy());
+    const open = (): void => {
+      if (socket.destroyed) return;
+      tryNext();
+      // http-proxy-3 zeroes the socket timeout; a tunnel idle both ways this long is closed.
+      const idle = runtime.config.timeouts.websocketIdle;
+      if (idle > 0) (socket as Socket).setTimeout(idle, () => socket.destroy());
+    };
+    const { route } = routing;
+    const limits = route.config.limits ?? runtime.config.limits;
+    const limited = {
+      route: route.config.name,
+      limits,
+      clientIp: origin.clientIp,
+      headers: req.headers,
+      client: socket,
+    };
+    limiter.admit(limited, open, (error) => {
+      logger.warn(
+        { requestId: origin.requestId, url: req.url, code: error.code, reason: error.message },
+        'Too Many Requests',
+      );
+      endRefused(socket, rawErrorResponse(error.status, retryAfter(error)));
+    });
   };
 
   function serveAsHttp(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const length = req.headers['content-length'];
     if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
       // Node has handed the connection over; a body after an upgrade request cannot be framed.
-      socket.end(rawErrorResponse(400));
-      // Handed over, the socket no longer flows: unread, the client's FIN would never be seen and
-      // the connection never closed (a leaked fd, found by test/hostile/). Read and drop what comes,
-      // for a bounded while.
-      socket.resume();
-      const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
-      socket.once('close', () => clearTimeout(linger));
+      endRefused(socket, rawErrorResponse(400));
       return;
     }
     if (head.length > 0) socket.unshift(head);
@@ -151,4 +167,15 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions) {
     res.once('finish', () => socket.end());
     handleHttp(req, res);
   }
+}
+
+/** Answers a handed-over socket and closes it once the client has had the answer. */
+function endRefused(socket: Duplex, response: string): void {
+  socket.end(response);
+  // Handed over, the socket no longer flows: unread, the client's FIN would never be seen and
+  // the connection never closed (a leaked fd, found by test/hostile/). Read and drop what comes,
+  // for a bounded while.
+  socket.resume();
+  const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(linger));
 }

@@ -34,6 +34,8 @@ const PRECISION = 'test/proxy/timeout-precision.test.ts';
 const BUFFERED_REQUEST = 'test/proxy/buffering-request.test.ts';
 const BUFFERED_RESPONSE = 'test/proxy/buffering-response.test.ts';
 const ROUTES = 'test/routes/routing.test.ts';
+const RATE_LIMITS = 'test/limits/limits.test.ts';
+const RATE_LIMIT_CASES = 'test/conformance/limit-cases.ts';
 
 const listen = [
   PROXY,
@@ -472,6 +474,20 @@ const walk: readonly Walked[] = [
       [ROUTES, 'routes: the host picks the pool (exact name, then a *.wildcard)'],
       [ROUTES, 'the longest path prefix wins, and strip_prefix takes the prefix off before the pool'],
       [ROUTES, 'a redirect route answers itself: Location is `to` with the stripped path and the query'],
+    ],
+  },
+  {
+    key: 'limits.requests',
+    proofs: [
+      [
+        RATE_LIMITS,
+        'a burst from one client: 1 + burst pass at once, the rest get 429 with Retry-After, and never reach the backend',
+      ],
+      [
+        RATE_LIMITS,
+        'without nodelay the burst is delayed to the rate: the backend gets them 1/rate apart, none refused',
+      ],
+      [RATE_LIMIT_CASES, 'limits: each route counts on its own, also when both inherit the top-level limit'],
     ],
   },
 ];

@@ -1,23 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, type ConfigProblem } from '../../config/index.js';
 import { testConfig } from '../helpers/proxy.js';
-
-function problems(overrides: Record<string, unknown>): readonly ConfigProblem[] {
-  try {
-    testConfig(overrides);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems;
-  }
-  assert.fail('the config loaded; expected problems');
-}
-
-function problemAt(list: readonly ConfigProblem[], path: string, pattern: RegExp): void {
-  const found = list.find((p) => p.path === path);
-  assert.ok(found, `no problem at ${path}: ${JSON.stringify(list)}`);
-  assert.match(found.message, pattern);
-}
+import { problemAt, problems } from './problems.js';
 
 describe('config routes', () => {
   test('absent: no routes, the top-level pool serves every request (every existing config unchanged)', () => {

@@ -14,6 +14,7 @@ import {
   sleep,
 } from './case.js';
 import { compressionCases } from './compression-cases.js';
+import { limitCases } from './limit-cases.js';
 import { routeCases } from './route-cases.js';
 
 const PEER = '127.0.0.1';
@@ -513,4 +514,5 @@ export const cases: ConformanceCase[] = [
   },
   ...routeCases,
   ...compressionCases,
+  ...limitCases,
 ];

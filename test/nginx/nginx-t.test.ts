@@ -7,6 +7,7 @@ import { loadConfig, packageRoot } from '../../config/index.js';
 import { renderNginx } from '../../nginx/render.js';
 import { configFrom, nginxTest } from '../helpers/nginx.js';
 import { requires } from '../helpers/system-deps.js';
+import { LIMITED_ROUTES } from './limit-configs.js';
 
 // Real `nginx -t` (Debian's nginx-light) on the rendered snippets, each included in http {} of a
 // main nginx.conf of the test's own, with its own prefix.
@@ -113,6 +114,14 @@ describe('nginx -t', requires('nginx'), () => {
           { name: 'odd', host: 'site.test', path: '/a;b{c}/' },
         ],
       },
+    ],
+    [
+      'request limits on the single pool, behind trusted proxies',
+      { trusted_proxies: ['10.0.0.0/8'], limits: { requests: { rate: '10r/s', burst: 20 } } },
+    ],
+    [
+      'request limits: top level, per route (r/m, nodelay, a header key, no burst), turned off, on a redirect route',
+      LIMITED_ROUTES,
     ],
   ];
   for (const [name, raw] of variants) {
