@@ -14,6 +14,7 @@ import {
   sleep,
 } from './case.js';
 import { routeCases } from './route-cases.js';
+import { staticCases } from './static-cases.js';
 
 const PEER = '127.0.0.1';
 const count = (env: CaseEnv) => env.raw.map((b) => b.requests.length);
@@ -511,4 +512,5 @@ export const cases: ConformanceCase[] = [
     },
   },
   ...routeCases,
+  ...staticCases,
 ];

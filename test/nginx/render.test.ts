@@ -394,6 +394,44 @@ describe('renderNginx with routes', () => {
     ]);
   });
 
+  test('a static route is a location with root, gzip_static, expires, the Content-Type table and a directory index or 404', () => {
+    const lines = block(text, 'location /static/');
+    assert.equal(lines[0], `root ${join(packageRoot, 'app', 'site')};`);
+    for (const line of [
+      'gzip_static on;',
+      'gzip_vary on;',
+      'max_ranges 1;',
+      'expires 3600s;',
+      'absolute_redirect off;',
+    ])
+      assert.ok(lines.includes(line), `${line} in ${lines.join('\n')}`);
+    assert.ok(lines.includes('text/css css;'));
+    assert.ok(lines.includes('default_type application/octet-stream;'));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: nginx's own ${var} syntax, not a template
+    assert.ok(lines.includes('try_files ${uri}index.html =404;'));
+    assert.ok(
+      !lines.some((line) => line.startsWith('add_header')),
+      'no immutable: the server add_header applies',
+    );
+  });
+
+  test('a static route with strip_prefix is an alias; immutable adds Cache-Control and repeats the request id header', () => {
+    const only = renderNginx(
+      configFrom({
+        routes: [
+          { path: '/' },
+          { path: '/assets/', strip_prefix: true, static: { root: 'app/site', immutable: true } },
+        ],
+      }),
+      { target: 'host' },
+    );
+    const lines = block(only, 'location /assets/');
+    assert.equal(lines[0], `alias ${join(packageRoot, 'app', 'site')}/;`);
+    assert.ok(lines.includes('add_header Cache-Control immutable;'));
+    assert.ok(lines.includes('add_header X-Request-Id $gatehouse_request_id always;'));
+    assert.ok(!lines.some((line) => line.startsWith('expires')));
+  });
+
   test('with no route for any host, the default server answers 404', () => {
     const only = renderNginx(configFrom({ routes: [{ host: 'a.test' }] }), { target: 'host' });
     assert.match(
