@@ -1,4 +1,4 @@
-import { type FileHandle, open } from 'node:fs/promises';
+import { closeSync, createReadStream, type Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteConfig, RouteStaticTarget } from '../../config/index.js';
 import { errorPage } from '../errors.js';
@@ -7,7 +7,7 @@ import { cacheHeaders } from './cache-control.js';
 import { contentTypeOf } from './content-type.js';
 import { acceptedEncodings, PRECOMPRESSED, type Precompressed } from './encoding.js';
 import { parseRange } from './range.js';
-import { filePathFor, INDEX_FILE, resolveFile } from './resolve-path.js';
+import { filePathFor, INDEX_FILE, isFile, resolveFile } from './resolve-path.js';
 import { conditionalStatus, etagOf, type FileVersion, ifRangeHolds, lastModifiedOf } from './validators.js';
 
 /** One request to a static route, with what the request path around it wants told. */
@@ -31,16 +31,16 @@ export interface StaticRequest {
  * streamed from an open file handle, so the file answered is the one validated; a read error after
  * the head went out cuts the response. Never throws: every failure becomes a response.
  */
-export async function serveStatic(s: StaticRequest): Promise<void> {
+export function serveStatic(s: StaticRequest): void {
   try {
-    await answer(s);
+    answer(s);
   } catch {
     if (s.res.headersSent) s.res.destroy();
     else sendPage(s, 500);
   }
 }
 
-async function answer(s: StaticRequest): Promise<void> {
+function answer(s: StaticRequest): void {
   const { req, route, target } = s;
   const parsed = parseRequestTarget(req.url ?? '/', req.headers.host);
   const normalized = parsed ? normalizePath(parsed.path) : null;
@@ -48,58 +48,60 @@ async function answer(s: StaticRequest): Promise<void> {
   // nginx `alias` when the route strips its prefix, `root` (the whole path under it) otherwise.
   const relative = route.stripPrefix ? `/${normalized.slice(routePathKey(route.path).length)}` : normalized;
   const candidate = filePathFor(target.root, relative);
-  const resolved = candidate ? await resolveFile(target.root, candidate) : null;
+  const resolved = candidate ? resolveFile(target.root, candidate) : null;
   if (!candidate || !resolved || resolved.kind === 'missing') return sendPage(s, 404);
   if (resolved.kind === 'directory') {
     // nginx's static module: the slash form, with the query, as a relative Location (absolute_redirect off).
     const location = `${encodePath(`${normalized}/`)}${parsed.query}`;
     return sendPage(s, 301, { Location: location, ...cacheHeaders(target) });
   }
-  if (req.method !== 'GET' && req.method !== 'HEAD') return sendPage(s, 405, { Allow: 'GET, HEAD' });
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    closeSync(resolved.fd);
+    return sendPage(s, 405, { Allow: 'GET, HEAD' });
+  }
   const requested = candidate.endsWith('/') ? `${candidate}${INDEX_FILE}` : candidate;
   // nginx gzip_static looks beside the name asked for (not the symlink's target); so do we.
-  const siblings = await Promise.all(
-    PRECOMPRESSED.map(async (p) => ({ p, found: await resolveFile(target.root, `${requested}${p.suffix}`) })),
-  );
-  const present = siblings.filter((sibling) => sibling.found.kind === 'file');
-  const chosen = acceptedEncodings(req.headers, req.httpVersion)
-    .map((p) => present.find((sibling) => sibling.p === p))
-    .find((sibling) => sibling !== undefined);
-  const path = chosen?.found.kind === 'file' ? chosen.found.path : resolved.path;
+  const present = PRECOMPRESSED.filter((p) => isFile(`${requested}${p.suffix}`));
+  let file = resolved;
+  let encoding: Precompressed | null = null;
+  for (const p of acceptedEncodings(req.headers, req.httpVersion)) {
+    const sibling = present.includes(p) ? resolveFile(target.root, `${requested}${p.suffix}`) : null;
+    if (sibling?.kind !== 'file') continue;
+    closeSync(resolved.fd);
+    file = sibling;
+    encoding = p;
+    break;
+  }
   const headers: Record<string, string> = {
     'Content-Type': contentTypeOf(requested),
     ...cacheHeaders(target),
     // gzip_static with gzip_vary: the answer depends on Accept-Encoding whenever a sibling exists.
     ...(present.length > 0 ? { Vary: 'Accept-Encoding' } : {}),
   };
-  await sendFile(s, path, headers, chosen ? chosen.p : null);
+  sendFile(s, file, headers, encoding);
 }
 
-/** The file (or its sibling) from an open handle: 304/412 by its validators, 206/416 by Range, else 200. */
-async function sendFile(
+/** The open file (or its sibling): 304/412 by its validators, 206/416 by Range, else 200 and its bytes. */
+function sendFile(
   s: StaticRequest,
-  path: string,
+  file: { fd: number; stats: Stats },
   headers: Record<string, string>,
   encoding: Precompressed | null,
-): Promise<void> {
+): void {
   const { req } = s;
-  const handle = await open(path, 'r');
+  const { fd, stats } = file;
+  let streaming = false;
   try {
-    const stats = await handle.stat();
     const version: FileVersion = { size: stats.size, mtimeSeconds: Math.floor(stats.mtimeMs / 1000) };
     const validators = { ETag: etagOf(version), 'Last-Modified': lastModifiedOf(version) };
     const conditional = conditionalStatus(req.headers, version);
-    if (conditional !== 200) {
-      await handle.close();
-      if (conditional === 412) return sendPage(s, 412);
+    if (conditional === 412) return sendPage(s, 412);
+    if (conditional === 304) {
       const { 'Content-Type': _type, ...kept } = headers;
       return sendHead(s, 304, { ...kept, ...validators });
     }
     const range = ifRangeHolds(req.headers, version) ? parseRange(req.headers.range, version.size) : null;
-    if (range === 'unsatisfiable') {
-      await handle.close();
-      return sendPage(s, 416, { 'Content-Range': `bytes */${version.size}` });
-    }
+    if (range === 'unsatisfiable') return sendPage(s, 416, { 'Content-Range': `bytes */${version.size}` });
     const start = range ? range.start : 0;
     const end = range ? range.end : version.size - 1;
     Object.assign(headers, validators, {
@@ -110,18 +112,18 @@ async function sendFile(
     });
     const bodyless = req.method === 'HEAD' || end < start;
     sendHead(s, range ? 206 : 200, headers, bodyless);
-    if (bodyless) await handle.close();
-    else streamBody(s, handle, start, end);
-  } catch (error) {
-    await handle.close();
-    throw error;
+    if (bodyless || s.res.destroyed) return;
+    streamBody(s, fd, start, end);
+    streaming = true;
+  } finally {
+    if (!streaming) closeSync(fd);
   }
 }
 
-/** The file's bytes start..end to the client; the stream owns (and closes) the handle from here. */
-function streamBody(s: StaticRequest, handle: FileHandle, start: number, end: number): void {
+/** The file's bytes start..end to the client; the stream owns (and closes) the descriptor from here. */
+function streamBody(s: StaticRequest, fd: number, start: number, end: number): void {
   const { res } = s;
-  const stream = handle.createReadStream({ start, end, autoClose: true });
+  const stream = createReadStream('', { fd, start, end, autoClose: true });
   stream.on('data', (chunk: string | Buffer) => s.onBodyBytes(chunk.length));
   stream.on('error', () => res.destroy());
   res.on('close', () => stream.destroy());

@@ -16,7 +16,7 @@ export function answerFromDisk(
 ): void {
   ex.settled = true;
   if (ex.origin.close || closing) ex.res.shouldKeepAlive = false;
-  void serveStatic({
+  serveStatic({
     req: ex.req,
     res: ex.res,
     route,

@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { normalizePath } from '../../proxy/routes/target.js';
-import { filePathFor, resolveFile } from '../../proxy/static/resolve-path.js';
+import { filePathFor, resolveFile as open, type Resolved } from '../../proxy/static/resolve-path.js';
+
+/** resolveFile, its descriptor closed: these tests look at the answer, not the file's bytes. */
+function resolveFile(root: string, candidate: string): Resolved {
+  const found = open(root, candidate);
+  if (found.kind === 'file') closeSync(found.fd);
+  return found;
+}
 
 /** The path a request names under `root`, as the proxy derives it: normalised first, then mapped. */
 function mapped(root: string, requestPath: string): string | null {
@@ -71,29 +78,29 @@ describe('static files: what the file system says', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('a regular file is served by its real path', async () => {
-    const found = await resolveFile(root, join(root, 'a.txt'));
+  test('a regular file is served by its real path', () => {
+    const found = resolveFile(root, join(root, 'a.txt'));
     assert.equal(found.kind, 'file');
     assert.ok(found.kind === 'file' && found.stats.size === 1);
   });
 
-  test('a directory: with its slash, its index.html; without, a redirect; without an index, missing', async () => {
-    const index = await resolveFile(root, `${join(root, 'docs')}/`);
+  test('a directory: with its slash, its index.html; without, a redirect; without an index, missing', () => {
+    const index = resolveFile(root, `${join(root, 'docs')}/`);
     assert.ok(index.kind === 'file' && index.path.endsWith(join('docs', 'index.html')));
-    assert.equal((await resolveFile(root, join(root, 'docs'))).kind, 'directory');
-    assert.equal((await resolveFile(root, `${join(root, 'empty')}/`)).kind, 'missing');
+    assert.equal(resolveFile(root, join(root, 'docs')).kind, 'directory');
+    assert.equal(resolveFile(root, `${join(root, 'empty')}/`).kind, 'missing');
   });
 
-  test('a missing file, and a file asked for as a directory, are missing', async () => {
-    assert.equal((await resolveFile(root, join(root, 'nope.txt'))).kind, 'missing');
-    assert.equal((await resolveFile(root, `${join(root, 'a.txt')}/`)).kind, 'missing');
+  test('a missing file, and a file asked for as a directory, are missing', () => {
+    assert.equal(resolveFile(root, join(root, 'nope.txt')).kind, 'missing');
+    assert.equal(resolveFile(root, `${join(root, 'a.txt')}/`).kind, 'missing');
   });
 
-  test('a symlink out of the root is missing, file or folder; one that stays inside is served', async () => {
-    assert.equal((await resolveFile(root, join(root, 'escape.txt'))).kind, 'missing');
-    assert.equal((await resolveFile(root, join(root, 'escape-dir', 'secret.txt'))).kind, 'missing');
-    assert.equal((await resolveFile(root, join(root, 'escape-dir'))).kind, 'missing');
-    const inside = await resolveFile(root, join(root, 'inside-link.txt'));
+  test('a symlink out of the root is missing, file or folder; one that stays inside is served', () => {
+    assert.equal(resolveFile(root, join(root, 'escape.txt')).kind, 'missing');
+    assert.equal(resolveFile(root, join(root, 'escape-dir', 'secret.txt')).kind, 'missing');
+    assert.equal(resolveFile(root, join(root, 'escape-dir')).kind, 'missing');
+    const inside = resolveFile(root, join(root, 'inside-link.txt'));
     assert.ok(inside.kind === 'file' && inside.path.endsWith('a.txt'));
   });
 });
