@@ -79,6 +79,22 @@ export function renderRouteServers(config: Config, compose: boolean, parts: Serv
   return blocks.flatMap((block, i) => (i === 0 ? block : ['', ...block]));
 }
 
+/**
+ * The routes' locations for a server block that takes every host (the TLS servers): only when no
+ * route names a host (render.ts refuses the rest with tls); null without routes.
+ */
+export function renderHostlessLocations(
+  config: Config,
+  compose: boolean,
+  parts: ServerParts,
+): string[] | null {
+  if (config.routes.length === 0) return null;
+  return config.routes.flatMap((route, i) => [
+    ...(i === 0 ? [] : ['']),
+    ...renderLocation(config, compose, route, parts),
+  ]);
+}
+
 function renderLocation(config: Config, compose: boolean, route: RouteConfig, parts: ServerParts): string[] {
   const target = route.target;
   const head = `location ${quoted(route.path)} {`;
@@ -101,7 +117,7 @@ function renderLocation(config: Config, compose: boolean, route: RouteConfig, pa
     const relative = to === '' || to.startsWith('/') ? ['absolute_redirect off;'] : [];
     return [`# Route ${route.name}: a redirect.`, head, ...indent([...relative, ...body]), '}'];
   }
-  return renderStaticLocation(route, target, head);
+  return renderStaticLocation(route, target, head, compose);
 }
 
 /** A location prefix as nginx reads it: bare when plain, else in double quotes. */

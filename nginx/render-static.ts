@@ -1,4 +1,5 @@
-import type { RouteConfig, RouteStaticTarget } from '../config/index.js';
+import { isAbsolute, posix, relative, sep } from 'node:path';
+import { packageRoot, type RouteConfig, type RouteStaticTarget } from '../config/index.js';
 import { contentTypeTable, DEFAULT_CONTENT_TYPE, utf8ContentTypes } from '../proxy/static/content-type.js';
 import { indent } from './indent.js';
 
@@ -7,12 +8,16 @@ import { indent } from './indent.js';
  * (proxy/static/): `root` (or `alias` when the route strips its prefix), the same Content-Type
  * table, precompressed `.gz` siblings with Vary, one range at most, `expires`, relative redirects,
  * and a directory answered by its index.html or 404 (nginx alone would answer 403 there).
- * `head` is the location line (`location /static/ {`).
+ * `head` is the location line (`location /static/ {`); `compose`: the path in the nginx container.
  */
-export function renderStaticLocation(route: RouteConfig, target: RouteStaticTarget, head: string): string[] {
-  const folder = route.stripPrefix
-    ? `alias ${quote(withSlash(target.root))};`
-    : `root ${quote(target.root)};`;
+export function renderStaticLocation(
+  route: RouteConfig,
+  target: RouteStaticTarget,
+  head: string,
+  compose: boolean,
+): string[] {
+  const root = compose ? composeRoot(target.root) : target.root;
+  const folder = route.stripPrefix ? `alias ${quote(withSlash(root))};` : `root ${quote(root)};`;
   const cache: string[] = [];
   if (target.expires !== null) cache.push(`expires ${Math.round(target.expires / 1000)}s;`);
   if (target.immutable)
@@ -22,7 +27,7 @@ export function renderStaticLocation(route: RouteConfig, target: RouteStaticTarg
       'add_header X-Request-Id $gatehouse_request_id always;',
     );
   return [
-    `# Route ${route.name}: files from ${target.root}.`,
+    `# Route ${route.name}: files from ${root}.`,
     head,
     ...indent([
       folder,
@@ -60,6 +65,19 @@ function renderTypes(): string[] {
     'charset utf-8;',
     `charset_types ${utf8ContentTypes().join(' ')};`,
   ];
+}
+
+/**
+ * Where a root inside the project is in the compose stack's nginx container: docker-compose.yml
+ * mounts the project's static folders under /srv/gatehouse, at the same relative path. A root
+ * outside the project is left as it is (mount it there yourself).
+ */
+export const COMPOSE_PROJECT_DIR = '/srv/gatehouse';
+
+function composeRoot(root: string): string {
+  const inside = relative(packageRoot, root);
+  if (inside.startsWith('..') || isAbsolute(inside)) return root;
+  return posix.join(COMPOSE_PROJECT_DIR, ...inside.split(sep));
 }
 
 function withSlash(path: string): string {

@@ -3,7 +3,12 @@ import { type Config, formatAddress, formatDuration, formatSize, packageRoot } f
 import { indent } from './indent.js';
 import { renderBuffering } from './render-buffering.js';
 import { renderMaps } from './render-maps.js';
-import { renderRouteServers, renderRouteUpstreams } from './render-routes.js';
+import {
+  renderHostlessLocations,
+  renderRouteServers,
+  renderRouteUpstreams,
+  type ServerParts,
+} from './render-routes.js';
 import { type RenderTlsOptions, renderTlsServers } from './render-tls.js';
 import { renderUpstream } from './render-upstream.js';
 
@@ -35,9 +40,9 @@ const ERROR_PAGES: ReadonlyArray<[number, string]> = [
 export function renderNginx(config: Config, options: RenderOptions): string {
   // Refused rather than rendered without the routes: the TLS servers (render-tls.ts) carry one
   // `location /` to the top-level pool, so routes would silently go missing on nginx.
-  if (config.tls && config.routes.length > 0)
+  if (config.tls && config.routes.some((route) => route.host !== null))
     throw new Error(
-      'routes with tls: nginx renders TLS servers without routes for now; render without one of them',
+      'routes with a host and tls: nginx renders TLS servers with host-less routes only for now; render without one of them',
     );
   const { target } = options;
   const compose = target === 'compose';
@@ -124,18 +129,21 @@ function renderAccessLog(config: Config): string {
 }
 
 function renderProxyServer(config: Config, compose: boolean): string[] {
-  if (config.routes.length > 0)
-    return renderRouteServers(config, compose, {
-      listen: listenOf(config, compose),
-      server: serverDirectives,
-      proxy: proxyDirectives,
-      errorPages: errorPageLocations,
-    });
+  if (config.routes.length > 0) return renderRouteServers(config, compose, serverParts(config, compose));
   return [
     'server {',
     ...indent([`listen ${listenOf(config, compose)};`, ...serverBody(config, compose)]),
     '}',
   ];
+}
+
+function serverParts(config: Config, compose: boolean): ServerParts {
+  return {
+    listen: listenOf(config, compose),
+    server: serverDirectives,
+    proxy: proxyDirectives,
+    errorPages: errorPageLocations,
+  };
 }
 
 function listenOf(config: Config, compose: boolean): string {
@@ -150,7 +158,12 @@ export function serverBody(config: Config, compose: boolean, locations?: string[
   return [
     ...serverDirectives(config),
     '',
-    ...(locations ?? ['location / {', ...indent(proxyDirectives(config, compose)), '}']),
+    ...(locations ??
+      renderHostlessLocations(config, compose, serverParts(config, compose)) ?? [
+        'location / {',
+        ...indent(proxyDirectives(config, compose)),
+        '}',
+      ]),
     ...errorPageLocations(),
   ];
 }

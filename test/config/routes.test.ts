@@ -22,8 +22,16 @@ function problemAt(list: readonly ConfigProblem[], path: string, pattern: RegExp
 }
 
 describe('config routes', () => {
-  test('absent: no routes, the top-level pool serves every request (every existing config unchanged)', () => {
-    assert.deepEqual(testConfig().routes, []);
+  test('routes: [] — no routes, the top-level pool serves every request', () => {
+    assert.deepEqual(testConfig({ routes: [] }).routes, []);
+  });
+
+  test('the default: the top-level pool for every path but /static/, served from app/site at the front', () => {
+    const [site, files] = testConfig().routes;
+    assert.ok(site?.target.kind === 'pool' && site.target.pool === 'default' && site.path === '/');
+    assert.equal(files?.path, '/static/');
+    assert.ok(files?.target.kind === 'static');
+    assert.equal(files.target.root, join(projectRoot(), 'app', 'site'));
   });
 
   test('a route names itself by host and path, inherits the top-level pool settings, and starts its own workers', () => {

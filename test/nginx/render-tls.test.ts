@@ -49,6 +49,14 @@ describe('nginx TLS render', () => {
     );
   });
 
+  test('host-less routes (the default /static/) are in every TLS server too', () => {
+    const text = render(tls());
+    for (const server of text.split('# TLS for').slice(1)) {
+      assert.match(server, /^ {4}location \/static\/ \{$/m);
+      assert.match(server, /^ {4}location \/ \{$/m);
+    }
+  });
+
   test('one TLS server per certificate, named from its certificate, the first the default', () => {
     const text = render(tls());
     const servers = [

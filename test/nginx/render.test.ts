@@ -29,10 +29,22 @@ describe('committed nginx configs', () => {
       out: 'nginx/gatehouse.host.conf',
       target: 'host' as const,
       // The default temp_path is <os tmpdir>/gatehouse-buffers: the committed file shows Linux's /tmp,
-      // whatever TMPDIR the machine running the test has.
+      // whatever TMPDIR the machine running the test has. Likewise static roots inside the checkout
+      // show it at /opt/gatehouse, wherever the checkout is.
       config: () => {
         const config = loadConfig({ env: {} });
-        return { ...config, buffering: { ...config.buffering, tempPath: '/tmp/gatehouse-buffers' } };
+        return {
+          ...config,
+          buffering: { ...config.buffering, tempPath: '/tmp/gatehouse-buffers' },
+          routes: config.routes.map((route) =>
+            route.target.kind === 'static'
+              ? {
+                  ...route,
+                  target: { ...route.target, root: route.target.root.replace(packageRoot, '/opt/gatehouse') },
+                }
+              : route,
+          ),
+        };
       },
     },
     {
@@ -325,7 +337,7 @@ describe('renderNginx', () => {
 
   test('compose listens on every address, reaches app:3000 when no name is configured, allows private ranges', () => {
     const text = renderNginx(loadConfig({ env: {} }), { target: 'compose' });
-    assert.match(text, /^ {4}listen 8080;$/m);
+    assert.match(text, /^ {4}listen 8080( default_server)?;$/m);
     assert.match(text, /^ {4}listen 8081;$/m);
     assert.match(text, /^ {4}server app:3000 weight=1 max_fails=1 fail_timeout=10s;$/m);
     assert.ok(!text.includes('server 127.0.0.1:8001'));
@@ -344,14 +356,14 @@ describe('renderNginx', () => {
     assert.match(text, /^ {4}server workers\.internal:3100 weight=1 max_fails=1 fail_timeout=10s;$/m);
   });
 
-  test('routes together with tls are refused with the reason, not rendered without the routes', () => {
+  test('routes with a host together with tls are refused with the reason, not rendered without the routes', () => {
     const config = configFrom({
       routes: [{ host: 'a.test' }],
       tls: { listen: '127.0.0.1:8443', certificates: [{ cert: '/srv/a.pem', key: '/srv/a-key.pem' }] },
     });
     assert.throws(
       () => renderNginx(config, { target: 'host' }),
-      /routes with tls: nginx renders TLS servers without routes/,
+      /routes with a host and tls: nginx renders TLS servers with host-less routes only/,
     );
   });
 
