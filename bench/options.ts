@@ -23,6 +23,8 @@ export interface BenchOptions {
   slowClients: boolean;
   /** Each front over TLS: HTTP/1.1 keep-alive (wrk), HTTP/2 (h2load), handshakes per second. */
   tls: boolean;
+  /** A 16 KiB file from a static route, keep-alive, 50 connections: our proxy vs nginx. */
+  static: boolean;
   soakRequests: number;
   soakMinutes: number;
   help: boolean;
@@ -46,6 +48,8 @@ export const USAGE = `npm run bench -- [options]      (node dist/bench/run.js [o
                        200 concurrent 10 MB uploads through the buffering proxy (RSS, temp space)
   --tls                each front over TLS, one process each: HTTP/1.1 keep-alive (wrk), HTTP/2
                        (h2load), a new connection per request (handshakes/s); ratios to nginx
+  --static             a 16 KiB file from a static route, keep-alive, 50 connections, our proxy (one
+                       process) vs nginx (one worker); the ratio to nginx (also part of the full run)
   --help`;
 
 function list(value: string | undefined): string[] | null {
@@ -81,6 +85,7 @@ export function parseOptions(argv: readonly string[], wrkInstalled: boolean): Be
       profile: { type: 'boolean', default: false },
       'slow-clients': { type: 'boolean', default: false },
       tls: { type: 'boolean', default: false },
+      static: { type: 'boolean', default: false },
       'soak-requests': { type: 'string' },
       'soak-minutes': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -114,6 +119,7 @@ export function parseOptions(argv: readonly string[], wrkInstalled: boolean): Be
     profile: values.profile ?? false,
     slowClients: values['slow-clients'] ?? false,
     tls: values.tls ?? false,
+    static: values.static ?? false,
     soakRequests: Math.round(positive('soak-requests', values['soak-requests'], 1_000_000)),
     soakMinutes: positive('soak-minutes', values['soak-minutes'], 10),
     help: values.help ?? false,

@@ -15,6 +15,7 @@ import type { PhaseContext } from './rounds.js';
 import { runSlowClients } from './slow-clients.js';
 import { formatBufferMemory, formatSlowClients } from './slow-clients-report.js';
 import { runSoak } from './soak.js';
+import { formatStaticTable, runStaticBench } from './static-bench.js';
 import { runTableBench } from './table-bench.js';
 import { formatTlsTable, runTlsBench } from './tls-bench.js';
 import { runTransportStudy } from './transports-study.js';
@@ -60,7 +61,8 @@ async function main(): Promise<number> {
       options.transports ||
       options.profile ||
       options.slowClients ||
-      options.tls;
+      options.tls ||
+      options.static;
     if (options.transports) results.transports = await runTransportStudy(options, ctx);
     if (options.profile) results.profile = await runProfile(options, ctx);
     if (options.soak) results.soak = await runSoak(options, ctx);
@@ -77,6 +79,11 @@ async function main(): Promise<number> {
       console.log(formatBufferMemory(memory));
       for (const [id, why] of ctx.skipped) console.log(`skipped ${id}: ${why}`);
       results.slowClients = { fronts: slow, memory };
+    }
+    if (options.static || (!studies && !options.quick)) {
+      const files = await runStaticBench(options, ctx);
+      console.log(formatStaticTable(files));
+      results.static = files;
     }
     if (options.cgi || (!studies && !options.quick)) results.cgi = await runCgiComparison(options, ctx);
     if (!studies) {

@@ -3,6 +3,7 @@ import type { ConfigProblem } from './errors.js';
 import { resolveLimits } from './limits.js';
 import { isConfigObject, mergeConfigDocs } from './merge.js';
 import { projectRoot } from './paths.js';
+import { checkStaticRoot } from './static-root.js';
 import type { RouteConfig, RouteTarget, UpstreamConfig, WorkersConfig } from './types.js';
 import { parseDuration } from './units.js';
 import { resolveUpstream, resolveWorkers } from './upstream.js';
@@ -79,12 +80,12 @@ function resolveRoute(item: Raw, at: string, top: Inherited, problems: ConfigPro
 
 function resolveTarget(item: Raw, at: string, top: Inherited, problems: ConfigProblem[]): RouteTarget {
   if (isConfigObject(item.static)) {
-    // The words are settled (DESIGN.md) so configs and the renderer can name them; the file server is not written yet.
-    problems.push({ path: `${at}.static`, message: 'static routes are not served yet (issue 17, item 2)' });
     const { root, expires, immutable } = item.static;
+    const folder = resolve(projectRoot(), String(root));
+    checkStaticRoot(folder, `${at}.static.root`, problems);
     return {
       kind: 'static',
-      root: resolve(projectRoot(), String(root)),
+      root: folder,
       expires: expires === 'off' || expires === undefined ? null : (parseDuration(expires) ?? 0),
       immutable: immutable === true,
     };

@@ -2,6 +2,7 @@ import type { Config, RouteConfig } from '../config/index.js';
 import { indent } from './indent.js';
 import type { NginxTarget } from './render.js';
 import { renderLimitReq } from './render-limits.js';
+import { renderStaticLocation } from './render-static.js';
 import { renderUpstreamBlock } from './render-upstream.js';
 
 /** The parts of the proxy server block that render.ts owns and every route's server block repeats. */
@@ -137,7 +138,7 @@ function renderLocation(config: Config, compose: boolean, route: RouteConfig, pa
     const relative = to === '' || to.startsWith('/') ? ['absolute_redirect off;'] : [];
     return [`# Route ${route.name}: a redirect.`, head, ...indent([...relative, ...body]), '}'];
   }
-  throw new Error(`routes: ${route.name}: static routes are not rendered yet`);
+  return renderStaticLocation(route, target, head, compose);
 }
 
 /** A location prefix as nginx reads it: bare when plain, else in double quotes. */

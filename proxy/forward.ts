@@ -23,6 +23,7 @@ import { isIdempotent, nextUpstream, retriesAfter, retriesOnStatus } from './ret
 import { redirectLocation } from './routes/rewrite.js';
 import { routeRequest } from './routes/route-request.js';
 import type { Runtime } from './runtime.js';
+import { answerFromDisk } from './static/static-route.js';
 import { noRoute } from './status/metrics.js';
 import { type AttemptOwner, UpstreamAttempt } from './upstream-attempt.js';
 
@@ -94,7 +95,9 @@ export function createForwarder(options: ForwarderOptions) {
     ex.backend = route.backend;
     ex.target = routing.forwarded;
     if (route.config.target.kind === 'redirect') return redirect(ex, route.config.target);
-    // The loader refuses static routes until the file server exists; never reach attempt() without a pool.
+    if (route.config.target.kind === 'static')
+      return answerFromDisk(ex, route.config, route.config.target, isClosing());
+    // Every other route has a pool; never reach attempt() without one.
     if (!route.backend)
       return reject(ex, new ProxyError('GH_ERR_NO_ROUTE', `route ${route.config.name} has no pool`));
 

@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { projectRoot } from '../../config/paths.js';
 import { testConfig } from '../helpers/proxy.js';
 import { problemAt, problems } from './problems.js';
 
 describe('config routes', () => {
-  test('absent: no routes, the top-level pool serves every request (every existing config unchanged)', () => {
-    assert.deepEqual(testConfig().routes, []);
+  test('routes: [] — no routes, the top-level pool serves every request', () => {
+    assert.deepEqual(testConfig({ routes: [] }).routes, []);
+  });
+
+  test('the default: the top-level pool for every path but /static/, served from app/site at the front', () => {
+    const [site, files] = testConfig().routes;
+    assert.ok(site?.target.kind === 'pool' && site.target.pool === 'default' && site.path === '/');
+    assert.equal(files?.path, '/static/');
+    assert.ok(files?.target.kind === 'static');
+    assert.equal(files.target.root, join(projectRoot(), 'app', 'site'));
   });
 
   test('a route names itself by host and path, inherits the top-level pool settings, and starts its own workers', () => {
@@ -47,17 +57,38 @@ describe('config routes', () => {
     );
   });
 
-  test('a redirect target resolves its settings; a static route is refused until the file server exists', () => {
+  test('a redirect target resolves its settings', () => {
     const config = testConfig({ routes: [{ path: '/old/', redirect: { to: 'https://b.example/new' } }] });
     const old = config.routes[0];
     assert.ok(old?.target.kind === 'redirect');
     assert.equal(old.target.status, 301);
     assert.equal(old.target.to, 'https://b.example/new');
-    problemAt(
-      problems({ routes: [{ path: '/static/', static: { root: 'app/site' } }] }),
-      'routes.0.static',
-      /not served yet/,
-    );
+  });
+
+  test('a static root is resolved against the project root; expires is parsed, off means none', () => {
+    const config = testConfig({
+      routes: [
+        { path: '/static/', static: { root: 'app/site', expires: '1h', immutable: true } },
+        { path: '/files/', static: { root: 'app/site', expires: 'off' } },
+      ],
+    });
+    const [assets, files] = config.routes;
+    assert.ok(assets?.target.kind === 'static' && files?.target.kind === 'static');
+    assert.equal(assets.target.root, join(projectRoot(), 'app', 'site'));
+    assert.equal(assets.target.expires, 3_600_000);
+    assert.equal(assets.target.immutable, true);
+    assert.equal(files.target.expires, null);
+  });
+
+  test('gatehouse check: a static root that does not exist, or is a file, is named by its key path', () => {
+    const list = problems({
+      routes: [
+        { path: '/a/', static: { root: 'app/site/no-such-folder' } },
+        { path: '/b/', static: { root: 'package.json' } },
+      ],
+    });
+    problemAt(list, 'routes.0.static.root', /no-such-folder does not exist/);
+    problemAt(list, 'routes.1.static.root', /package\.json is not a directory/);
   });
 
   test('gatehouse check: the same host and path twice is rejected at the second route, as unreachable', () => {

@@ -16,6 +16,7 @@ import {
 import { compressionCases } from './compression-cases.js';
 import { limitCases } from './limit-cases.js';
 import { routeCases } from './route-cases.js';
+import { staticCases } from './static-cases.js';
 
 const PEER = '127.0.0.1';
 const count = (env: CaseEnv) => env.raw.map((b) => b.requests.length);
@@ -515,4 +516,5 @@ export const cases: ConformanceCase[] = [
   ...routeCases,
   ...compressionCases,
   ...limitCases,
+  ...staticCases,
 ];

@@ -64,9 +64,9 @@ export function openExchange(
       const rest = raw.subarray(at);
       let parsed: ReturnType<typeof readMessage>;
       try {
-        // A 1xx head has no body (RFC 9110 §15.2), whatever its fields say.
-        const informational = /^HTTP\/1\.[01] 1\d\d /.test(rest.subarray(0, 16).toString('latin1'));
-        parsed = readMessage(rest, { response: true, closed, noBody: method === 'HEAD' || informational });
+        // A 1xx, 204 or 304 head has no body (RFC 9110 §15.2, §15.3.5, §15.4.5), whatever its fields say.
+        const bodiless = /^HTTP\/1\.[01] (1\d\d|204|304) /.test(rest.subarray(0, 16).toString('latin1'));
+        parsed = readMessage(rest, { response: true, closed, noBody: method === 'HEAD' || bodiless });
       } catch (err) {
         finish(err as Error);
         return;

@@ -113,6 +113,9 @@ describe('listContextFiles', () => {
       'package-lock.json',
       'tsconfig.json',
       'bin/gatehouse.js',
+      // The default config's static route serves these from the image (no worker sees /static/).
+      'app/site/static/site.css',
+      'app/site/static/logo.svg',
     ]) {
       assert.ok(files.includes(needed), needed);
     }

@@ -57,11 +57,16 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(config.status.listen, { host: '127.0.0.1', port: 8081 });
   });
 
-  test('keeps nginx behind its profile, with the rendered compose config', () => {
+  test('keeps nginx behind its profile, with the rendered compose config and the static files it serves', () => {
     assert.deepEqual(compose.services.nginx?.profiles, ['nginx']);
     assert.deepEqual(compose.services.nginx?.volumes, [
       './nginx/gatehouse.compose.conf:/etc/nginx/conf.d/default.conf:ro',
+      './app/site/static:/srv/gatehouse/app/site/static:ro',
     ]);
+    assert.match(
+      readFileSync(join(root, 'nginx', 'gatehouse.compose.conf'), 'utf8'),
+      /root \/srv\/gatehouse\/app\/site;/,
+    );
     assert.deepEqual(compose.services.app?.deploy, { replicas: 2 });
   });
 });

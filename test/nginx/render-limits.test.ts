@@ -19,6 +19,7 @@ describe('nginx render: request limits', () => {
 
   test('the single pool: a zone keyed by the realip client address, limit_req with 429 in location /', () => {
     const text = render({
+      routes: [],
       trusted_proxies: ['10.0.0.0/8'],
       limits: { requests: { rate: '10r/s', burst: 20 } },
     });

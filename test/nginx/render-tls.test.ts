@@ -23,7 +23,9 @@ describe('nginx TLS render', () => {
   const ca = makeCa(dir);
   const shop = makeLeaf(dir, 'shop', ca, ['shop.example', '*.shop.example']);
   const blog = makeLeaf(dir, 'blog', ca, ['blog.example']);
-  const config = configFrom({ listen: '127.0.0.1:8080' });
+  // The single pool (no routes); `withDefaultRoutes` has the embedded default's routes (/static/).
+  const config = configFrom({ listen: '127.0.0.1:8080', routes: [] });
+  const withDefaultRoutes = configFrom({ listen: '127.0.0.1:8080' });
 
   function tls(overrides: Partial<TlsConfig> = {}): TlsConfig {
     return {
@@ -47,6 +49,14 @@ describe('nginx TLS render', () => {
       ),
       [false, false, true, true, true, true, false, false],
     );
+  });
+
+  test('host-less routes (the default /static/) are in every TLS server too', () => {
+    const text = renderNginx({ ...withDefaultRoutes, tls: tls() }, { target: 'host', nginxVersion: '1.22.1' });
+    for (const server of text.split('# TLS for').slice(1)) {
+      assert.match(server, /^ {4}location \/static\/ \{$/m);
+      assert.match(server, /^ {4}location \/ \{$/m);
+    }
   });
 
   test('one TLS server per certificate, named from its certificate, the first the default', () => {

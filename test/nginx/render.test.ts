@@ -29,10 +29,22 @@ describe('committed nginx configs', () => {
       out: 'nginx/gatehouse.host.conf',
       target: 'host' as const,
       // The default temp_path is <os tmpdir>/gatehouse-buffers: the committed file shows Linux's /tmp,
-      // whatever TMPDIR the machine running the test has.
+      // whatever TMPDIR the machine running the test has. Likewise static roots inside the checkout
+      // show it at /opt/gatehouse, wherever the checkout is.
       config: () => {
         const config = loadConfig({ env: {} });
-        return { ...config, buffering: { ...config.buffering, tempPath: '/tmp/gatehouse-buffers' } };
+        return {
+          ...config,
+          buffering: { ...config.buffering, tempPath: '/tmp/gatehouse-buffers' },
+          routes: config.routes.map((route) =>
+            route.target.kind === 'static'
+              ? {
+                  ...route,
+                  target: { ...route.target, root: route.target.root.replace(packageRoot, '/opt/gatehouse') },
+                }
+              : route,
+          ),
+        };
       },
     },
     {
@@ -325,7 +337,7 @@ describe('renderNginx', () => {
 
   test('compose listens on every address, reaches app:3000 when no name is configured, allows private ranges', () => {
     const text = renderNginx(loadConfig({ env: {} }), { target: 'compose' });
-    assert.match(text, /^ {4}listen 8080;$/m);
+    assert.match(text, /^ {4}listen 8080( default_server)?;$/m);
     assert.match(text, /^ {4}listen 8081;$/m);
     assert.match(text, /^ {4}server app:3000 weight=1 max_fails=1 fail_timeout=10s;$/m);
     assert.ok(!text.includes('server 127.0.0.1:8001'));
@@ -381,6 +393,44 @@ describe('renderNginx with routes', () => {
       'return 308 /$gatehouse_rest$is_args$args;',
       '}',
     ]);
+  });
+
+  test('a static route is a location with root, gzip_static, expires, the Content-Type table and a directory index or 404', () => {
+    const lines = block(text, 'location /static/');
+    assert.equal(lines[0], `root ${join(packageRoot, 'app', 'site')};`);
+    for (const line of [
+      'gzip_static on;',
+      'gzip_vary on;',
+      'max_ranges 1;',
+      'expires 3600s;',
+      'absolute_redirect off;',
+    ])
+      assert.ok(lines.includes(line), `${line} in ${lines.join('\n')}`);
+    assert.ok(lines.includes('text/css css;'));
+    assert.ok(lines.includes('default_type application/octet-stream;'));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: nginx's own ${var} syntax, not a template
+    assert.ok(lines.includes('try_files ${uri}index.html =404;'));
+    assert.ok(
+      !lines.some((line) => line.startsWith('add_header')),
+      'no immutable: the server add_header applies',
+    );
+  });
+
+  test('a static route with strip_prefix is an alias; immutable adds Cache-Control and repeats the request id header', () => {
+    const only = renderNginx(
+      configFrom({
+        routes: [
+          { path: '/' },
+          { path: '/assets/', strip_prefix: true, static: { root: 'app/site', immutable: true } },
+        ],
+      }),
+      { target: 'host' },
+    );
+    const lines = block(only, 'location /assets/');
+    assert.equal(lines[0], `alias ${join(packageRoot, 'app', 'site')}/;`);
+    assert.ok(lines.includes('add_header Cache-Control immutable;'));
+    assert.ok(lines.includes('add_header X-Request-Id $gatehouse_request_id always;'));
+    assert.ok(!lines.some((line) => line.startsWith('expires')));
   });
 
   test('with no route for any host, the default server answers 404', () => {

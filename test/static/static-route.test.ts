@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { packageRoot } from '../../config/index.js';
+import { type ProxyProcess, request, startProxyProcess } from '../helpers/proxy.js';
+import { createRawBackend, type RawBackend } from '../helpers/raw-backend.js';
+
+const CSS = join(packageRoot, 'app', 'site', 'static', 'site.css');
+
+/** Polls a condition (a log line is written after the response): no fixed sleeps. */
+async function until<T>(read: () => T | undefined, what: string, timeout = 10_000): Promise<T> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('static route of the default config, in a real proxy process', () => {
+  let backend: RawBackend;
+  let proxy: ProxyProcess;
+  let dir = '';
+  const accessLog = () => join(dir, 'access.log');
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-static-route-'));
+    backend = await createRawBackend({ name: 'site' });
+    // No routes key: the embedded default's (site for "/", static for /static/).
+    proxy = await startProxyProcess(null, {
+      config: {
+        upstream: { servers: [{ address: backend.address }] },
+        access_log: { format: 'combined', path: accessLog() },
+      },
+    });
+  });
+  after(async () => {
+    await proxy?.stop();
+    await backend?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('/static/site.css comes from app/site/static, no worker asked; other paths reach the pool', async () => {
+    const css = await request(proxy.port, { path: '/static/site.css' });
+    assert.equal(css.status, 200, css.text);
+    assert.equal(css.text, readFileSync(CSS, 'utf8'));
+    assert.equal(css.headers['content-type'], 'text/css; charset=utf-8');
+    assert.equal(css.headers['cache-control'], 'max-age=3600');
+    assert.equal(backend.requests.length, 0);
+    const page = await request(proxy.port, { path: '/' });
+    assert.equal(page.status, 200);
+    assert.deepEqual(
+      backend.requests.map((r) => r.startLine),
+      ['GET / HTTP/1.1'],
+    );
+  });
+
+  test('the access log and metrics see static answers as any other (route static, upstream none)', async () => {
+    await request(proxy.port, { path: '/static/logo.svg' });
+    await request(proxy.port, { path: '/static/missing.css' });
+    const size = statSync(join(packageRoot, 'app', 'site', 'static', 'logo.svg')).size;
+    const lines = await until(() => {
+      const text = (() => {
+        try {
+          return readFileSync(accessLog(), 'utf8');
+        } catch {
+          return '';
+        }
+      })();
+      return text.includes('/static/missing.css') ? text : undefined;
+    }, 'the access log lines');
+    assert.match(lines, new RegExp(`"GET /static/logo\\.svg HTTP/1\\.1" 200 ${size} `));
+    assert.match(lines, /"GET \/static\/missing\.css HTTP\/1\.1" 404 \d+ /);
+    const metrics = (await request(proxy.statusPort, { path: '/metrics' })).text;
+    assert.match(
+      metrics,
+      /^gatehouse_requests_total\{route="static",upstream="none",code_class="2xx"\} [1-9]/m,
+    );
+    assert.match(
+      metrics,
+      /^gatehouse_requests_total\{route="static",upstream="none",code_class="4xx"\} [1-9]/m,
+    );
+  });
+});
