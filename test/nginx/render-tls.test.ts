@@ -52,7 +52,10 @@ describe('nginx TLS render', () => {
   });
 
   test('host-less routes (the default /static/) are in every TLS server too', () => {
-    const text = renderNginx({ ...withDefaultRoutes, tls: tls() }, { target: 'host', nginxVersion: '1.22.1' });
+    const text = renderNginx(
+      { ...withDefaultRoutes, tls: tls() },
+      { target: 'host', nginxVersion: '1.22.1' },
+    );
     for (const server of text.split('# TLS for').slice(1)) {
       assert.match(server, /^ {4}location \/static\/ \{$/m);
       assert.match(server, /^ {4}location \/ \{$/m);
