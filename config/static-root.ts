@@ -10,7 +10,10 @@ export function checkStaticRoot(folder: string, at: string, problems: ConfigProb
   try {
     isDirectory = statSync(folder).isDirectory();
   } catch {
-    problems.push({ path: at, message: `${folder} does not exist` });
+    problems.push({
+      path: at,
+      message: `${folder} does not exist${at === 'routes.1.static.root' && folder.endsWith('/app/site') ? " (the embedded default's /static/ route, for the sample site: give routes of your own, or routes: [])" : ''}`,
+    });
     return;
   }
   if (!isDirectory) problems.push({ path: at, message: `${folder} is not a directory` });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Document, isMap, isScalar, parse, parseDocument, type YAMLMap } from 'yaml';
+import { Document, isMap, isScalar, isSeq, parse, parseDocument, type YAMLMap } from 'yaml';
 import { type Config, defaultConfigFile, mergeConfigDocs, parseConfig } from '../../config/index.js';
 
 /** What init writes into the config files it renders. */
@@ -58,14 +58,14 @@ function commentedConfig(
         annotate([...path, String(isScalar(pair.key) ? pair.key.value : pair.key)], pair.value);
       return;
     }
-    if (isMap(node)) node.flow = true;
+    if (isMap(node) || isSeq(node)) node.flow = true;
     const fallback = base.getIn(path, true);
     const comment = comments[key] ?? (isScalar(fallback) || isMap(fallback) ? fallback.comment : undefined);
-    if (comment && (isScalar(node) || isMap(node))) node.comment = ` ${comment.trim()}`;
+    if (comment && (isScalar(node) || isMap(node) || isSeq(node))) node.comment = ` ${comment.trim()}`;
   };
   const top = doc.contents as YAMLMap;
   for (const [i, pair] of top.items.entries()) {
-    if (i > 0 && isMap(pair.value) && isScalar(pair.key)) pair.key.spaceBefore = true;
+    if (i > 0 && (isMap(pair.value) || isSeq(pair.value)) && isScalar(pair.key)) pair.key.spaceBefore = true;
   }
   annotate([], top);
   doc.commentBefore = header
@@ -92,14 +92,23 @@ export function renderHostConfig(values: InitValues, schema: string | null): str
       listen: defaultValue('listen'),
       status: { listen: defaultValue('status.listen') },
       workers: { count: values.workers, port: defaultValue('workers.port'), app: values.app },
+      routes: [],
     },
     {
       comments: {
         'workers.count': 'pre-started workers (gunicorn -w): one per core of this machine',
+        routes: OWN_ROUTES,
       },
     },
   );
 }
+
+/**
+ * The embedded default's routes serve the sample site's /static/ from its folder: your app gets
+ * every path instead (a static folder of its own is one route away).
+ */
+const OWN_ROUTES =
+  'every path to the workers; files from disk at the front: [{ name: app }, { path: /static/, static: { root: public } }]';
 
 /** gatehouse.compose.yaml: the config inside the containers of docker-compose.yml. */
 export function renderContainerConfig(values: InitValues): string {
@@ -119,9 +128,11 @@ export function renderContainerConfig(values: InitValues): string {
       status: { listen: `127.0.0.1:${status}` },
       workers: { host: '0.0.0.0', port: worker, app: values.app },
       upstream: { resolve: { host: 'app', port: worker, interval: '2s' } },
+      routes: [],
     },
     {
       comments: {
+        routes: OWN_ROUTES,
         'status.listen':
           "/status and /metrics, for the container's healthcheck; 0.0.0.0 needs status.token (GATEHOUSE_STATUS_TOKEN)",
         'workers.host': "every interface of the worker's container",
