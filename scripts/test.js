@@ -67,17 +67,11 @@ if (!Number.isInteger(concurrency) || concurrency < 1) {
 // test image tags; test/helpers/exclusive.ts holds it for whichever file runs, also against
 // another run on the same machine). Their report is printed when the main lane is done, then one
 // summary of both.
-// The engine files take about 4 of the main lane's 12 minutes on CI's first pass, so when they run,
-// the long pm2 files follow them in their lane: both lanes then end at about the same time. These
-// wait on pm2, its load and a browser more than they compute, and run after the engine files, not
-// beside them; they never run two at a time, as before.
-const AFTER_ENGINE = [
-  'pm2/commands.test.js',
-  'pm2/dev-reload.test.js',
-  'frameworks/pm2-reload.test.js',
-  'pm2/logrotate.test.js',
-  'pm2/global-pm2.test.js',
-];
+// The engine lane takes about as long as the main one on CI's first pass (11 of 13 minutes, the
+// image built once by the first engine file), so when it runs, only the longest pm2 file follows
+// the engine files in it: both lanes then end at about the same time. That file waits on pm2 and
+// its load more than it computes, and runs after the engine files, not beside them.
+const AFTER_ENGINE = ['pm2/commands.test.js'];
 const engineFiles = chosen.filter((f) => ENGINE_FILES.has(f));
 const followers = engineFiles.length > 0 ? chosen.filter((f) => AFTER_ENGINE.includes(f)) : [];
 const files = byLength(chosen.filter((f) => !ENGINE_FILES.has(f) && !followers.includes(f)));
