@@ -12,8 +12,10 @@ const CHUNK = 64 * 1024;
 describe('streaming bodies (no full buffering, with backpressure)', () => {
   // Streaming holds a few chunks at a time; what it costs beyond that is chunks waiting for the
   // collector and one-time compilation (proxy/body-memory.ts). Measured peak growth: +12–20 MB on
-  // Node 20 and 24; before body-memory.ts +42–73 MB. Holding the body would cost 100 MB.
-  test("a 50 MB upload through POST /echo comes back whole, the proxy's RSS growing less than 30 MB", async (t) => {
+  // Node 20 and 24; before body-memory.ts +42–73 MB. Holding the body would cost 100 MB. The bound
+  // is 40 MB: with three test files at a time beside the Docker builds (CI's first pass) one run
+  // peaked at +31.9 MB, all of it kept afterwards (heap growth, not the body).
+  test("a 50 MB upload through POST /echo comes back whole, the proxy's RSS growing less than 40 MB", async (t) => {
     const worker = await startWorker({ config: { workers: { body_limit: '100m' } } });
     t.after(() => worker.stop());
     const proxy = await startProxyProcess(t, {
@@ -44,7 +46,7 @@ describe('streaming bodies (no full buffering, with backpressure)', () => {
       `proxy RSS ${mb(baseline)} → peak +${mb(peak - baseline)}, after +${mb(afterwards - baseline)}`,
     );
     assert.ok(
-      peak - baseline < 30 * MB,
+      peak - baseline < 40 * MB,
       `proxy RSS grew by ${mb(peak - baseline)} at peak, ${mb(afterwards - baseline)} after (from ${mb(baseline)})`,
     );
   });
