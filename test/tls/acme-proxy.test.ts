@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { LogLine } from '../helpers/child.js';
 import { freePort } from '../helpers/net.js';
 import { makeCa, makeLeaf } from '../helpers/openssl-certs.js';
 import { type Pebble, startPebble } from '../helpers/pebble.js';
@@ -86,12 +87,7 @@ describe('the proxy obtains its certificate from an ACME server', requires('pebb
       assert.ok(certificate.checkHost(servername), certificate.subjectAltName);
       assert.match(certificate.issuer, /Pebble/);
     }
-    const ordering = proxy.logs.filter((l) => l.msg === 'acme: ordering a certificate');
-    assert.equal(ordering.length, 1, 'the lock made one of the two processes order');
-    assert.ok(
-      proxy.logs.some((l) => l.msg === 'certificates loaded' && l.instance !== ordering[0]!.instance),
-      'the other process picked the stored files up',
-    );
+    assertOneOrderAtATime(proxy.logs);
 
     // A config reload (which reads tls.certificates again) does not drop the certificate ACME put
     // in: it is not in the config file.
@@ -116,3 +112,44 @@ describe('the proxy obtains its certificate from an ACME server', requires('pebb
     assert.deepEqual(proxy.crashes(), []);
   });
 });
+
+const ORDERING = 'acme: ordering a certificate';
+const OBTAINED = 'acme: certificate obtained';
+const FAILED = 'acme: could not obtain a certificate; retrying';
+
+/**
+ * The lock's promise, read from both processes' logs (one stdout, in write order): one certificate
+ * obtained, never two orders under way at once, and an order started again only after the one
+ * before it failed (an ACME server may fail an order: the failure is logged, the order retried by
+ * whichever process takes the lock next). The other process picked the stored files up.
+ */
+function assertOneOrderAtATime(logs: LogLine[]): void {
+  const acmeLines = logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('acme:'));
+  const story = acmeLines
+    .map((l) => `  instance ${String(l.instance)}: ${l.msg}${l.reason ? ` (${String(l.reason)})` : ''}`)
+    .join('\n');
+  const why = (what: string) => `${what}; the ACME lines:\n${story}`;
+  // Each order's outcome, in order: every one but the last failed, the last obtained the certificate.
+  const outcomes: string[] = [];
+  let underWay: unknown = null;
+  for (const line of acmeLines) {
+    if (line.msg === ORDERING) {
+      assert.equal(underWay, null, why('an order started while another was under way'));
+      underWay = line.instance;
+    } else if ((line.msg === OBTAINED || line.msg === FAILED) && line.instance === underWay) {
+      outcomes.push(line.msg);
+      underWay = null;
+    }
+  }
+  assert.equal(acmeLines.filter((l) => l.msg === OBTAINED).length, 1, why('one certificate obtained'));
+  assert.deepEqual(
+    outcomes,
+    [...outcomes.slice(0, -1).map(() => FAILED), OBTAINED],
+    why('orders beyond the first only after a failure'),
+  );
+  const orderedBy = acmeLines.find((l) => l.msg === OBTAINED)!.instance;
+  assert.ok(
+    logs.some((l) => l.msg === 'certificates loaded' && l.instance !== orderedBy),
+    why('the other process picked the stored files up'),
+  );
+}
