@@ -81,15 +81,31 @@ export function isFile(path: string): boolean {
   }
 }
 
+/**
+ * The real path of each root as last seen. A root is resolved again only when a file's real path is
+ * not under it: a root that is a symlink swapped to a new release (the usual atomic deploy) is
+ * followed at the first request after the swap, and the common request costs one realpath, not two.
+ * Until a request leads outside the root as last seen, a file under it counts as inside, even one
+ * reached after a swap through a symlink back into the previous release: a release that was the
+ * root. (nginx, with its default `disable_symlinks off`, checks nothing of the kind.)
+ */
+const realRoots = new Map<string, string>();
+
 /** The real path of `path` when it lies inside the real path of `root`; null otherwise (or when gone). */
 export function insideRoot(root: string, path: string): string | null {
   try {
     // .native: libc's realpath, one call; the JS one lstat()s every component.
-    const realRoot = realpathSync.native(root);
     const real = realpathSync.native(path);
-    const prefix = realRoot.endsWith(sep) ? realRoot : `${realRoot}${sep}`;
-    return real.startsWith(prefix) ? real : null;
+    const known = realRoots.get(root);
+    if (known !== undefined && isUnder(real, known)) return real;
+    const realRoot = realpathSync.native(root);
+    realRoots.set(root, realRoot);
+    return isUnder(real, realRoot) ? real : null;
   } catch {
     return null;
   }
+}
+
+function isUnder(real: string, realRoot: string): boolean {
+  return real.startsWith(realRoot.endsWith(sep) ? realRoot : `${realRoot}${sep}`);
 }

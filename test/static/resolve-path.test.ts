@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -102,5 +102,25 @@ describe('static files: what the file system says', () => {
     assert.equal(resolveFile(root, join(root, 'escape-dir')).kind, 'missing');
     const inside = resolveFile(root, join(root, 'inside-link.txt'));
     assert.ok(inside.kind === 'file' && inside.path.endsWith('a.txt'));
+  });
+
+  test('a root that is a symlink swapped to a new release is followed at the next request', () => {
+    const releases = join(dir, 'releases');
+    mkdirSync(join(releases, 'one'), { recursive: true });
+    mkdirSync(join(releases, 'two'));
+    writeFileSync(join(releases, 'one', 'app.js'), 'one');
+    writeFileSync(join(releases, 'two', 'app.js'), 'two, longer');
+    const current = join(dir, 'current');
+    symlinkSync(join(releases, 'one'), current);
+    const first = resolveFile(current, join(current, 'app.js'));
+    assert.ok(first.kind === 'file' && first.stats.size === 3);
+    // The deploy: a new link renamed over the old one (atomic).
+    symlinkSync(join(releases, 'two'), join(dir, 'current.next'));
+    renameSync(join(dir, 'current.next'), current);
+    const swapped = resolveFile(current, join(current, 'app.js'));
+    assert.ok(swapped.kind === 'file' && swapped.path === join(releases, 'two', 'app.js'), swapped.kind);
+    // The old release is no longer the root: a path into it from outside the new one is refused.
+    symlinkSync(join(dir, 'outside'), join(releases, 'two', 'out'));
+    assert.equal(resolveFile(current, join(current, 'out', 'secret.txt')).kind, 'missing');
   });
 });
