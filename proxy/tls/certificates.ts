@@ -34,6 +34,31 @@ export class CertificateError extends Error {
 }
 
 /**
+ * The leaf certificate of a PEM pair, with its key checked to be the leaf's; else which part is at
+ * fault and why. Shared by the pairs the config names and the pair ACME stored.
+ */
+export function parsePair(
+  cert: string,
+  key: string,
+): { leaf: X509Certificate } | { problem: 'cert' | 'key' | 'mismatch'; reason: string } {
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(cert);
+  } catch (err) {
+    return { problem: 'cert', reason: `not a PEM certificate (${(err as Error).message})` };
+  }
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    return { problem: 'key', reason: `not a PEM private key (${(err as Error).message})` };
+  }
+  if (!leaf.checkPrivateKey(privateKey))
+    return { problem: 'mismatch', reason: 'the key does not match the certificate' };
+  return { leaf };
+}
+
+/**
  * Reads a pair and checks that it can be served: both files readable and PEM, the key the one of
  * the (first, leaf) certificate. Expiry is not a reason to refuse a pair here (an expired
  * certificate still beats none while a new one is on its way): `certificateProblems` reports it.
@@ -41,21 +66,13 @@ export class CertificateError extends Error {
 export function readCertificate(pair: TlsCertificateConfig, minVersion = 'TLSv1.2'): LoadedCertificate {
   const cert = readPem(pair.cert);
   const key = readPem(pair.key);
-  let leaf: X509Certificate;
-  try {
-    leaf = new X509Certificate(cert);
-  } catch (err) {
-    throw new CertificateError(pair.cert, `not a PEM certificate (${(err as Error).message})`);
+  const parsed = parsePair(cert, key);
+  if ('problem' in parsed) {
+    const { problem, reason } = parsed;
+    if (problem === 'mismatch') throw new CertificateError(pair.key, `${reason} ${pair.cert}`);
+    throw new CertificateError(problem === 'cert' ? pair.cert : pair.key, reason);
   }
-  let privateKey: ReturnType<typeof createPrivateKey>;
-  try {
-    privateKey = createPrivateKey(key);
-  } catch (err) {
-    throw new CertificateError(pair.key, `not a PEM private key (${(err as Error).message})`);
-  }
-  if (!leaf.checkPrivateKey(privateKey)) {
-    throw new CertificateError(pair.key, `the key does not match the certificate ${pair.cert}`);
-  }
+  const { leaf } = parsed;
   let context: SecureContext;
   try {
     context = createSecureContext({ cert, key, minVersion: minVersion as 'TLSv1.2' | 'TLSv1.3' });

@@ -1,5 +1,5 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { certificateNames } from '../../../config/certificate-names.js';
+import { parsePair } from '../certificates.js';
 import type { StoredCertificate } from './storage.js';
 
 /** Renewal is due at two-thirds of a certificate's lifetime (Let's Encrypt's advice: day 60 of 90). */
@@ -22,14 +22,10 @@ export function inspectStored(
   stored: StoredCertificate,
   domains: readonly string[],
 ): UsableCertificate | { unusable: string } {
-  let certificate: X509Certificate;
-  try {
-    certificate = new X509Certificate(stored.cert);
-    if (!certificate.checkPrivateKey(createPrivateKey(stored.key)))
-      return { unusable: 'the key does not match the certificate' };
-  } catch (error) {
-    return { unusable: `unreadable: ${(error as Error).message}` };
-  }
+  const parsed = parsePair(stored.cert, stored.key);
+  if ('problem' in parsed)
+    return { unusable: parsed.problem === 'mismatch' ? parsed.reason : `unreadable: ${parsed.reason}` };
+  const certificate = parsed.leaf;
   const names = new Set(certificateNames(certificate));
   const missing = domains.filter((domain) => !names.has(domain.toLowerCase()));
   if (missing.length > 0) return { unusable: `it does not name ${missing.join(', ')}` };
