@@ -40,9 +40,26 @@ export function loadConfig(options: LoadOptions = {}): Config {
   // Only over a mapping: a file that is something else must still be refused as it is.
   const withToken = (doc: unknown): unknown =>
     token && isConfigObject(doc) ? mergeConfigDocs(doc, { status: { token } }) : doc;
-  if (file === null) return parseConfig(withToken(defaults), null);
-  const path = resolve(file);
-  return parseConfig(withToken(mergeConfigDocs(defaults, readYaml(path))), path);
+  const path = file === null ? null : resolve(file);
+  const own = path === null ? null : readYaml(path);
+  try {
+    return parseConfig(withToken(path === null ? defaults : mergeConfigDocs(defaults, own)), path);
+  } catch (error) {
+    if (!(error instanceof ConfigError) || (isConfigObject(own) && 'routes' in own)) throw error;
+    throw new ConfigError(error.file, error.problems.map(fromDefaultRoutes));
+  }
+}
+
+/**
+ * A file without `routes` keeps the embedded default's (the sample site and its /static/ folder):
+ * a problem in one of those says where the route came from, and how to replace it.
+ */
+export function fromDefaultRoutes(problem: ConfigProblem): ConfigProblem {
+  if (!problem.path.startsWith('routes.')) return problem;
+  return {
+    ...problem,
+    message: `${problem.message} (a route of the embedded default, for the sample site: give routes of your own, or routes: [])`,
+  };
 }
 
 /** The environment variable that sets status.token (over the file's value). */

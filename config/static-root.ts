@@ -10,10 +10,7 @@ export function checkStaticRoot(folder: string, at: string, problems: ConfigProb
   try {
     isDirectory = statSync(folder).isDirectory();
   } catch {
-    problems.push({
-      path: at,
-      message: `${folder} does not exist${at === 'routes.1.static.root' && folder.endsWith('/app/site') ? " (the embedded default's /static/ route, for the sample site: give routes of your own, or routes: [])" : ''}`,
-    });
+    problems.push({ path: at, message: `${folder} does not exist` });
     return;
   }
   if (!isDirectory) problems.push({ path: at, message: `${folder} is not a directory` });

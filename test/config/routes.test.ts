@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fromDefaultRoutes } from '../../config/load.js';
 import { projectRoot } from '../../config/paths.js';
 import { testConfig } from '../helpers/proxy.js';
 import { problemAt, problems } from './problems.js';
@@ -89,6 +90,16 @@ describe('config routes', () => {
     });
     problemAt(list, 'routes.0.static.root', /no-such-folder does not exist/);
     problemAt(list, 'routes.1.static.root', /package\.json is not a directory/);
+  });
+
+  test('a problem in a route of the embedded default (a file without routes) says where it came from', () => {
+    const problem = { path: 'routes.1.static.root', message: '/srv/app/site does not exist' };
+    assert.match(
+      fromDefaultRoutes(problem).message,
+      /^\/srv\/app\/site does not exist \(a route of the embedded default.*routes: \[\]\)$/,
+    );
+    const elsewhere = { path: 'listen', message: 'expected host:port' };
+    assert.deepEqual(fromDefaultRoutes(elsewhere), elsewhere);
   });
 
   test('gatehouse check: the same host and path twice is rejected at the second route, as unreachable', () => {
