@@ -75,7 +75,8 @@ export function resolveFile(root: string, candidate: string): Resolved {
 /** A regular file at `path` (a precompressed sibling, for Vary), without opening it. */
 export function isFile(path: string): boolean {
   try {
-    return statSync(path).isFile();
+    // No exception for the usual case, an absent sibling: making one costs more than the stat.
+    return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
   } catch {
     return false;
   }

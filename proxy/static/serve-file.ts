@@ -6,8 +6,9 @@ import { encodePath, normalizePath, parseRequestTarget, routePathKey } from '../
 import { cacheHeaders } from './cache-control.js';
 import { contentTypeOf } from './content-type.js';
 import { acceptedEncodings, PRECOMPRESSED, type Precompressed } from './encoding.js';
+import { CACHED_FILE_MAX, FileCache } from './file-cache.js';
 import { parseRange } from './range.js';
-import { filePathFor, INDEX_FILE, isFile, resolveFile } from './resolve-path.js';
+import { filePathFor, INDEX_FILE, isFile, type Resolved, resolveFile } from './resolve-path.js';
 import { conditionalStatus, etagOf, type FileVersion, ifRangeHolds, lastModifiedOf } from './validators.js';
 
 /** One request to a static route, with what the request path around it wants told. */
@@ -28,8 +29,10 @@ export interface StaticRequest {
  * headers. Written here rather than with `send`/`serve-static`: those answer differently from nginx
  * where the conformance suite compares both fronts (weak ETags, If-Modified-Since as "not newer"
  * rather than nginx's exact match, listings and dotfile rules, no .br/.gz siblings). The body is
- * streamed from an open file handle, so the file answered is the one validated; a read error after
- * the head went out cuts the response. Never throws: every failure becomes a response.
+ * read from the open file handle the answer was validated by (a small file's bytes then kept while
+ * the file is unchanged, file-cache.ts; a large one streamed), so the file answered is the one
+ * validated; a read error after the head went out cuts the response. Never throws: every failure
+ * becomes a response.
  */
 export function serveStatic(s: StaticRequest): void {
   try {
@@ -40,6 +43,26 @@ export function serveStatic(s: StaticRequest): void {
   }
 }
 
+/** Small files' bytes, kept while unchanged (file-cache.ts): one per proxy process. */
+const files = new FileCache();
+
+/** A file to answer with: open (its descriptor the caller's to close), or its bytes kept in `files`. */
+type Source =
+  | { key: string; stats: Stats; fd: number; body?: undefined }
+  | { key: string; stats: Stats; body: Buffer; fd?: undefined };
+
+/** The file for `requested` (candidate's path, with index.html for a directory's slash form). */
+function lookup(root: string, candidate: string, requested: string): Source | Resolved {
+  const kept = files.get(requested);
+  if (kept !== null) return { key: requested, ...kept };
+  const resolved = resolveFile(root, candidate);
+  return resolved.kind === 'file' ? { key: requested, stats: resolved.stats, fd: resolved.fd } : resolved;
+}
+
+function release(file: Source): void {
+  if (file.fd !== undefined) closeSync(file.fd);
+}
+
 function answer(s: StaticRequest): void {
   const { req, route, target } = s;
   const parsed = parseRequestTarget(req.url ?? '/', req.headers.host);
@@ -48,26 +71,29 @@ function answer(s: StaticRequest): void {
   // nginx `alias` when the route strips its prefix, `root` (the whole path under it) otherwise.
   const relative = route.stripPrefix ? `/${normalized.slice(routePathKey(route.path).length)}` : normalized;
   const candidate = filePathFor(target.root, relative);
-  const resolved = candidate ? resolveFile(target.root, candidate) : null;
-  if (!candidate || !resolved || resolved.kind === 'missing') return sendPage(s, 404);
-  if (resolved.kind === 'directory') {
+  if (!candidate) return sendPage(s, 404);
+  const requested = candidate.endsWith('/') ? `${candidate}${INDEX_FILE}` : candidate;
+  const found = lookup(target.root, candidate, requested);
+  if ('kind' in found) {
+    if (found.kind !== 'directory') return sendPage(s, 404);
     // nginx's static module: the slash form, with the query, as a relative Location (absolute_redirect off).
     const location = `${encodePath(`${normalized}/`)}${parsed.query}`;
     return sendPage(s, 301, { Location: location, ...cacheHeaders(target) });
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    closeSync(resolved.fd);
+    release(found);
     return sendPage(s, 405, { Allow: 'GET, HEAD' });
   }
-  const requested = candidate.endsWith('/') ? `${candidate}${INDEX_FILE}` : candidate;
   // nginx gzip_static looks beside the name asked for (not the symlink's target); so do we.
   const present = PRECOMPRESSED.filter((p) => isFile(`${requested}${p.suffix}`));
-  let file = resolved;
+  let file = found;
   let encoding: Precompressed | null = null;
   for (const p of acceptedEncodings(req.headers, req.httpVersion)) {
-    const sibling = present.includes(p) ? resolveFile(target.root, `${requested}${p.suffix}`) : null;
-    if (sibling?.kind !== 'file') continue;
-    closeSync(resolved.fd);
+    if (!present.includes(p)) continue;
+    const path = `${requested}${p.suffix}`;
+    const sibling = lookup(target.root, path, path);
+    if ('kind' in sibling) continue;
+    release(found);
     file = sibling;
     encoding = p;
     break;
@@ -81,15 +107,15 @@ function answer(s: StaticRequest): void {
   sendFile(s, file, headers, encoding);
 }
 
-/** The open file (or its sibling): 304/412 by its validators, 206/416 by Range, else 200 and its bytes. */
+/** The file (or its sibling): 304/412 by its validators, 206/416 by Range, else 200 and its bytes. */
 function sendFile(
   s: StaticRequest,
-  file: { fd: number; stats: Stats },
+  file: Source,
   headers: Record<string, string>,
   encoding: Precompressed | null,
 ): void {
   const { req } = s;
-  const { fd, stats } = file;
+  const { stats } = file;
   let streaming = false;
   try {
     const version: FileVersion = { size: stats.size, mtimeSeconds: Math.floor(stats.mtimeMs / 1000) };
@@ -115,38 +141,43 @@ function sendFile(
     if (bodyless || s.res.destroyed) return;
     // sendBody owns (and closes) the descriptor from here, whatever happens.
     streaming = true;
-    sendBody(s, fd, start, end);
+    sendBody(s, file, start, end);
   } finally {
-    if (!streaming) closeSync(fd);
+    if (!streaming) release(file);
   }
 }
 
-/**
- * Bodies up to this size are read at once, synchronously, and sent with the head in one write:
- * from the page cache that takes microseconds, as nginx's own reads do, where a stream costs
- * thread-pool round trips (open read, close) per request — most of a small file's time.
- */
-const SMALL_BODY = 64 * 1024;
-
 /** The file's bytes start..end to the client; closes the descriptor. */
-function sendBody(s: StaticRequest, fd: number, start: number, end: number): void {
-  const length = end - start + 1;
-  if (length > SMALL_BODY) return streamBody(s, fd, start, end);
-  const body = Buffer.allocUnsafe(length);
+function sendBody(s: StaticRequest, file: Source, start: number, end: number): void {
+  if (file.fd !== undefined && file.stats.size > CACHED_FILE_MAX) return streamBody(s, file.fd, start, end);
+  const whole = file.body ?? readWhole(file.fd, file.stats.size);
+  // The file shrank since its size was sent: cut the response, as a stream's short read would.
+  if (whole === null) return void s.res.destroy();
+  if (file.body === undefined) files.set(file.key, file.stats, whole);
+  const body = whole.subarray(start, end + 1);
+  s.onBodyBytes(body.length);
+  s.res.end(body);
+}
+
+/**
+ * A small file's bytes, read at once, synchronously, and sent with the head in one write: from the
+ * page cache that takes microseconds, as nginx's own reads do, where a stream costs thread-pool
+ * round trips (open read, close) per request. Closes the descriptor; null when the file came up
+ * shorter than its size.
+ */
+function readWhole(fd: number, size: number): Buffer | null {
+  const body = Buffer.allocUnsafe(size);
   let read = 0;
   try {
-    while (read < length) {
-      const n = readSync(fd, body, read, length - read, start + read);
+    while (read < size) {
+      const n = readSync(fd, body, read, size - read, read);
       if (n === 0) break;
       read += n;
     }
   } finally {
     closeSync(fd);
   }
-  // The file shrank since its size was sent: cut the response, as a stream's short read would.
-  if (read < length) return void s.res.destroy();
-  s.onBodyBytes(length);
-  s.res.end(body);
+  return read < size ? null : body;
 }
 
 /** The file's bytes start..end, streamed; the stream owns (and closes) the descriptor. */

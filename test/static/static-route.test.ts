@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { packageRoot } from '../../config/index.js';
 import { type ProxyProcess, request, startProxyProcess } from '../helpers/proxy.js';
 import { createRawBackend, type RawBackend } from '../helpers/raw-backend.js';
@@ -82,5 +92,72 @@ describe('static route of the default config, in a real proxy process', () => {
       metrics,
       /^gatehouse_requests_total\{route="static",upstream="none",code_class="4xx"\} [1-9]/m,
     );
+  });
+});
+
+describe('static files kept in memory are never stale, in a real proxy process', () => {
+  let backend: RawBackend;
+  let proxy: ProxyProcess;
+  let root = '';
+  const file = (name: string) => join(root, 'files', name);
+  const get = async (path: string, headers: Record<string, string> = {}) =>
+    request(proxy.port, { path: `/files/${path}`, headers });
+
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'gatehouse-static-kept-'));
+    mkdirSync(join(root, 'files'));
+    writeFileSync(file('page.txt'), 'version one');
+    writeFileSync(file('app.js'), 'let version = 1;');
+    writeFileSync(file('app.js.gz'), gzipSync('let version = 1;'));
+    // Older than a second before the first request: a file changed more recently is read each time.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    backend = await createRawBackend({ name: 'site' });
+    proxy = await startProxyProcess(null, {
+      config: {
+        upstream: { servers: [{ address: backend.address }] },
+        routes: [{ path: '/files/', static: { root } }],
+      },
+    });
+  });
+  after(async () => {
+    await proxy?.stop();
+    await backend?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test('a file answered again, then written in place, replaced, and removed: each answer is the file on disk', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await get('page.txt')).text, 'version one');
+    const range = await get('page.txt', { Range: 'bytes=8-10' });
+    assert.equal(range.status, 206);
+    assert.equal(range.text, 'one');
+
+    // Same size, in place, within the same second as the reads above.
+    writeFileSync(file('page.txt'), 'version two');
+    assert.equal((await get('page.txt')).text, 'version two');
+
+    writeFileSync(file('page.next'), 'version three, longer');
+    renameSync(file('page.next'), file('page.txt'));
+    const replaced = await get('page.txt');
+    assert.equal(replaced.text, 'version three, longer');
+    assert.equal(replaced.headers['content-length'], '21');
+
+    unlinkSync(file('page.txt'));
+    assert.equal((await get('page.txt')).status, 404);
+  });
+
+  test('a precompressed sibling the same way: kept, then replaced, then gone', async () => {
+    const gzip = { 'Accept-Encoding': 'gzip' };
+    for (let i = 0; i < 2; i++) {
+      const sent = await get('app.js', gzip);
+      assert.equal(sent.headers['content-encoding'], 'gzip');
+      assert.equal(gunzipSync(sent.body).toString(), 'let version = 1;');
+    }
+    writeFileSync(file('app.js.next'), gzipSync('let version = 2;'));
+    renameSync(file('app.js.next'), file('app.js.gz'));
+    assert.equal(gunzipSync((await get('app.js', gzip)).body).toString(), 'let version = 2;');
+    unlinkSync(file('app.js.gz'));
+    const plain = await get('app.js', gzip);
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.text, 'let version = 1;');
   });
 });
