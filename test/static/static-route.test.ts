@@ -12,7 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { packageRoot } from '../../config/index.js';
 import { type ProxyProcess, request, startProxyProcess } from '../helpers/proxy.js';
 import { createRawBackend, type RawBackend } from '../helpers/raw-backend.js';
@@ -109,6 +109,9 @@ describe('static files kept in memory are never stale, in a real proxy process',
     writeFileSync(file('page.txt'), 'version one');
     writeFileSync(file('app.js'), 'let version = 1;');
     writeFileSync(file('app.js.gz'), gzipSync('let version = 1;'));
+    writeFileSync(file('style.css'), 'body { color: black }');
+    writeFileSync(file('style.css.br'), brotliCompressSync('body { color: black }'));
+    writeFileSync(file('style.css.gz'), gzipSync('body { color: black }'));
     // Older than a second before the first request: a file changed more recently is read each time.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     backend = await createRawBackend({ name: 'site' });
@@ -159,5 +162,19 @@ describe('static files kept in memory are never stale, in a real proxy process',
     const plain = await get('app.js', gzip);
     assert.equal(plain.headers['content-encoding'], undefined);
     assert.equal(plain.text, 'let version = 1;');
+  });
+
+  test('.br before .gz at equal preference, as Accept-Encoding chooses; none to a client that takes neither', async () => {
+    const br = await get('style.css', { 'Accept-Encoding': 'gzip, br' });
+    assert.equal(br.headers['content-encoding'], 'br');
+    assert.equal(br.headers.vary, 'Accept-Encoding');
+    assert.equal(brotliDecompressSync(br.body).toString(), 'body { color: black }');
+    const gz = await get('style.css', { 'Accept-Encoding': 'br;q=0.5, gzip' });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(gunzipSync(gz.body).toString(), 'body { color: black }');
+    const plain = await get('style.css', { 'Accept-Encoding': 'identity' });
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.headers.vary, 'Accept-Encoding');
+    assert.equal(plain.text, 'body { color: black }');
   });
 });
