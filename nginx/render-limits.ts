@@ -67,10 +67,15 @@ export function renderLimitZones(config: Config): string[] {
 
 /**
  * A proxying location's limit_req lines (none when the route is not limited). nginx answers 503
- * by default; 429 as our proxy does. add_header here replaces the server's, so X-Request-Id is
- * said again.
+ * by default; 429 as our proxy does. add_header here replaces the server's, so the server's own
+ * add_header lines (`serverHeaders`: the request id, HSTS on TLS) are said again.
  */
-export function renderLimitReq(config: Config, route: string, own: LimitsConfig | undefined): string[] {
+export function renderLimitReq(
+  config: Config,
+  route: string,
+  own: LimitsConfig | undefined,
+  serverHeaders: readonly string[],
+): string[] {
   const limit = limitOf(config, own);
   if (!limit) return [];
   // nginx refuses burst=0: it is the default.
@@ -81,7 +86,7 @@ export function renderLimitReq(config: Config, route: string, own: LimitsConfig 
     'limit_req_status 429;',
     'limit_req_log_level warn;',
     `add_header Retry-After $gatehouse_retry_after_${longestRetryAfter(limit)} always;`,
-    'add_header X-Request-Id $gatehouse_request_id always;',
+    ...serverHeaders,
     '',
   ];
 }

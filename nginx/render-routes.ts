@@ -12,6 +12,8 @@ export interface ServerParts {
    * (`default_server` on the default one) and, on a TLS listener, the certificate nginx serves it with.
    */
   head: (host: string | null) => string[];
+  /** The server's add_header lines: a location with an add_header of its own says them again. */
+  headers: readonly string[];
   /** Logs, trust, client limits, error_page lines. */
   server: (config: Config) => string[];
   /** A proxying location's directives for `pass` (`http://name` or `http://name/`). */
@@ -116,7 +118,7 @@ function renderLocation(config: Config, compose: boolean, route: RouteConfig, pa
   if (target.kind === 'pool') {
     const name = target.pool === 'default' ? 'gatehouse' : routeUpstreamName(route);
     const pass = `http://${name}${route.stripPrefix ? '/' : ''}`;
-    const limit = renderLimitReq(config, route.name, route.limits);
+    const limit = renderLimitReq(config, route.name, route.limits, parts.headers);
     return [
       `# Route ${route.name}.`,
       head,
@@ -138,7 +140,7 @@ function renderLocation(config: Config, compose: boolean, route: RouteConfig, pa
     const relative = to === '' || to.startsWith('/') ? ['absolute_redirect off;'] : [];
     return [`# Route ${route.name}: a redirect.`, head, ...indent([...relative, ...body]), '}'];
   }
-  return renderStaticLocation(route, target, head, compose);
+  return renderStaticLocation(route, target, head, compose, parts.headers);
 }
 
 /** A location prefix as nginx reads it: bare when plain, else in double quotes. */

@@ -8,13 +8,15 @@ import { indent } from './indent.js';
  * (proxy/static/): `root` (or `alias` when the route strips its prefix), the same Content-Type
  * table, precompressed `.gz` siblings with Vary, one range at most, `expires`, relative redirects,
  * and a directory answered by its index.html or 404 (nginx alone would answer 403 there).
- * `head` is the location line (`location /static/ {`); `compose`: the path in the nginx container.
+ * `head` is the location line (`location /static/ {`); `compose`: the path in the nginx container;
+ * `serverHeaders`: the server's add_header lines, said again when this location has one of its own.
  */
 export function renderStaticLocation(
   route: RouteConfig,
   target: RouteStaticTarget,
   head: string,
   compose: boolean,
+  serverHeaders: readonly string[],
 ): string[] {
   const root = compose ? composeRoot(target.root) : target.root;
   const folder = route.stripPrefix ? `alias ${quote(withSlash(root))};` : `root ${quote(root)};`;
@@ -23,8 +25,8 @@ export function renderStaticLocation(
   if (target.immutable)
     cache.push(
       'add_header Cache-Control immutable;',
-      '# A location with add_header of its own inherits none from the server: the request id again.',
-      'add_header X-Request-Id $gatehouse_request_id always;',
+      "# A location with add_header of its own inherits none from the server's: those again.",
+      ...serverHeaders,
     );
   return [
     `# Route ${route.name}: files from ${root}.`,

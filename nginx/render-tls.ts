@@ -4,7 +4,13 @@ import { type Address, type Config, formatAddress, type TlsConfig } from '../con
 import { acmeCertificateFiles } from '../proxy/tls/acme/storage.js';
 import { NameTable } from '../proxy/tls/sni.js';
 import { indent } from './indent.js';
-import { proxyDirectives, renderProxyServer, routeServerParts, serverBody } from './render.js';
+import {
+  proxyDirectives,
+  REQUEST_ID_HEADER,
+  renderProxyServer,
+  routeServerParts,
+  serverBody,
+} from './render.js';
 import { type RouteServer, renderRouteServer, renderRouteServers, routesByHost } from './render-routes.js';
 
 /** What the tls section (config.tls) does not say about the nginx it is rendered for. */
@@ -103,15 +109,22 @@ export function renderTlsServers(
     `listen ${tlsListen} ssl${tls.http2 && !http2Directive ? ' http2' : ''}${isDefault ? ' default_server' : ''};`,
     ...(tls.http2 && http2Directive ? ['http2 on;'] : []),
   ];
+  const hsts = tls.hsts > 0 ? [`add_header Strict-Transport-Security "max-age=${tls.hsts}" always;`] : [];
+  // Every add_header of a TLS server: a location with one of its own says them all again.
+  const serverHeaders = [REQUEST_ID_HEADER, ...hsts];
   const certificate = (pair: Served) => [
     `ssl_certificate ${pair.cert};`,
     `ssl_certificate_key ${pair.key};`,
     `ssl_protocols ${protocols};`,
-    ...(tls.hsts > 0 ? [`add_header Strict-Transport-Security "max-age=${tls.hsts}" always;`] : []),
+    ...hsts,
   ];
   const pairs = new NameTable(servedPairs(tls));
   if (config.routes.length > 0)
-    return [...plain, '', ...renderTlsRouteServers(config, compose, pairs, listen, certificate)];
+    return [
+      ...plain,
+      '',
+      ...renderTlsRouteServers(config, compose, pairs, listen, certificate, serverHeaders),
+    ];
   const servers = pairs.entries.flatMap((pair, i) => [
     '',
     `# TLS for ${pair.names.join(', ')}${i === 0 ? ' (the default: no SNI, or a name no certificate has)' : ''}.`,
@@ -120,7 +133,7 @@ export function renderTlsServers(
       ...listen(i === 0),
       `server_name ${pair.names.join(' ')};`,
       ...certificate(pair),
-      ...serverBody(config, compose),
+      ...serverBody(config, compose, undefined, serverHeaders),
     ]),
     '}',
   ]);
@@ -139,8 +152,12 @@ function renderTlsRouteServers(
   pairs: NameTable<Served>,
   listen: (isDefault: boolean) => string[],
   certificate: (pair: Served) => string[],
+  serverHeaders: string[],
 ): string[] {
-  const parts = routeServerParts((host) => [...listen(host === null), ...certificate(pairs.pick(host))]);
+  const parts = routeServerParts(
+    (host) => [...listen(host === null), ...certificate(pairs.pick(host))],
+    serverHeaders,
+  );
   const byHost = routesByHost(config);
   const hosts = [...byHost.keys()].filter((host): host is string => host !== null);
   const defaultRoutes = byHost.get(null) ?? [];

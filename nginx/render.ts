@@ -131,9 +131,19 @@ export function renderProxyServer(config: Config, compose: boolean): string[] {
   return ['server {', ...indent([`listen ${listen};`, ...serverBody(config, compose)]), '}'];
 }
 
-/** What render-routes.ts needs from here to write route servers opened by `head` (plain or TLS). */
-export function routeServerParts(head: ServerParts['head']): ServerParts {
-  return { head, server: serverDirectives, proxy: proxyDirectives, errorPages: errorPageLocations };
+/**
+ * The server's own add_header line (the request id back to the client). A location with an
+ * add_header of its own inherits none of the server's, so such a location repeats these and any
+ * the TLS server adds (HSTS): see `headers` in ServerParts.
+ */
+export const REQUEST_ID_HEADER = 'add_header X-Request-Id $gatehouse_request_id always;';
+
+/**
+ * What render-routes.ts needs from here to write route servers opened by `head` (plain or TLS);
+ * `headers`: every add_header line at server level (the TLS servers add HSTS to the request id).
+ */
+export function routeServerParts(head: ServerParts['head'], headers = [REQUEST_ID_HEADER]): ServerParts {
+  return { head, headers, server: serverDirectives, proxy: proxyDirectives, errorPages: errorPageLocations };
 }
 
 function listenOf(config: Config, compose: boolean): string {
@@ -143,15 +153,21 @@ function listenOf(config: Config, compose: boolean): string {
 /**
  * A whole server block's directives after its listen line (render-tls.ts: the plain server and each
  * TLS server). `locations` replaces `location /` (the plain server of a redirecting TLS setup has its own).
+ * `headers`: the server's add_header lines, for a location that has its own (see REQUEST_ID_HEADER).
  */
-export function serverBody(config: Config, compose: boolean, locations?: string[]): string[] {
+export function serverBody(
+  config: Config,
+  compose: boolean,
+  locations?: string[],
+  headers = [REQUEST_ID_HEADER],
+): string[] {
   return [
     ...serverDirectives(config),
     '',
     ...(locations ?? [
       'location / {',
       ...indent([
-        ...renderLimitReq(config, SINGLE_POOL_ROUTE, undefined),
+        ...renderLimitReq(config, SINGLE_POOL_ROUTE, undefined, headers),
         ...proxyDirectives(config, compose),
       ]),
       '}',
@@ -189,7 +205,7 @@ function serverDirectives(config: Config): string[] {
     '',
     '# The request id goes back to the client, on error pages too.',
     'proxy_hide_header X-Request-Id;',
-    'add_header X-Request-Id $gatehouse_request_id always;',
+    REQUEST_ID_HEADER,
     '',
     ...ERROR_PAGES.map(([status]) => `error_page ${status} @gatehouse_${status};`),
   ];

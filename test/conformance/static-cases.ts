@@ -32,7 +32,7 @@ const MTIME = new Date('2024-03-01T12:00:00Z');
 let fixture: string | null = null;
 
 /** Made once per process on first use; nginx's workers (nobody) must be able to read it all. */
-function staticFixture(): string {
+export function staticFixture(): string {
   if (fixture) return fixture;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-static-cases-'));
   chmodSync(dir, 0o755);

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type { RawBackend } from '../helpers/raw-backend.js';
 import type { FrontName } from './fronts.js';
+import { staticFixture } from './static-cases.js';
 import { http2, https1, plain } from './tls-client.js';
 
 // The TLS cases, the same for every front with a TLS listener (tls-fronts.ts): one sample worker
@@ -21,8 +23,10 @@ export interface TlsCaseEnv {
 
 export interface TlsCase {
   name: string;
-  /** Raw config keys over the suite's base config. */
-  overrides?: Record<string, unknown>;
+  /** Raw config keys over the suite's base config (a function: made when the case runs). */
+  overrides?: Record<string, unknown> | (() => Record<string, unknown>);
+  /** tls.hsts (seconds) for this case; the suite runs without HSTS otherwise. */
+  hsts?: number;
   /** What stands behind the front: the sample worker (default) or a recording backend. */
   backend?: 'worker' | 'raw';
   check(env: TlsCaseEnv): Promise<void>;
@@ -38,7 +42,43 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const LARGE_UPLOAD = 2 * 1024 * 1024;
 const LARGE = 8 * 1024 * 1024;
 
+const HSTS = 31_536_000;
+
 export const tlsCases: TlsCase[] = [
+  {
+    // nginx: a location with an add_header of its own (immutable files, a rate limit's Retry-After)
+    // inherits none of the server's, so the renderer says HSTS again there.
+    name: 'hsts: Strict-Transport-Security on every https answer, also from a static route with immutable and a rate-limited route',
+    hsts: HSTS,
+    overrides: () => ({
+      routes: [
+        { path: '/static/', static: { root: join(staticFixture(), 'site'), expires: '1h', immutable: true } },
+        { name: 'api', path: '/api/', limits: { requests: { rate: '100r/s', burst: 50, nodelay: true } } },
+        { name: 'site' },
+      ],
+    }),
+    async check({ plainPort, tlsPort, ca, names }) {
+      for (const client of [https1, http2]) {
+        for (const path of ['/static/site.css', '/static/missing.css', '/api/headers', '/headers']) {
+          const response = await client({ port: tlsPort, ca, servername: names.first, path });
+          const where = `${client.name} ${path}: ${response.status}`;
+          assert.equal(response.headers['strict-transport-security'], `max-age=${HSTS}`, where);
+          assert.ok(response.headers['x-request-id'], `${where}: the request id too`);
+        }
+        const file = await client({ port: tlsPort, ca, servername: names.first, path: '/static/site.css' });
+        assert.equal(file.status, 200);
+        assert.match(
+          String(file.headers['cache-control']),
+          /immutable/,
+          `${client.name}: the route's own header`,
+        );
+      }
+      // Never over plain HTTP (RFC 6797 §7.2).
+      const healthz = await plain(plainPort, '/healthz', names.first);
+      assert.equal(healthz.status, 200);
+      assert.equal(healthz.headers['strict-transport-security'], undefined);
+    },
+  },
   {
     name: 'HTTP/1.1 over TLS reaches the worker, which is told X-Forwarded-Proto https',
     async check({ tlsPort, ca, names }) {

@@ -139,11 +139,13 @@ export function plain(
   port: number,
   path: string,
   host: string,
-): Promise<{ status: number; location?: string }> {
+): Promise<{ status: number; location?: string; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, path, agent: false, headers: { host } }, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, location: res.headers.location, headers: res.headers }),
+      );
     });
     req.on('error', reject);
     req.end();

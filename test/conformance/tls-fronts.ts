@@ -25,18 +25,20 @@ export interface TlsFront {
     /** The first is the default certificate. */
     certificates: TlsCertificateConfig[];
     overrides?: Record<string, unknown>;
+    /** tls.hsts in seconds (0, the default: none). */
+    hsts?: number;
   }): Promise<StartedTlsFront>;
 }
 
-/** The tls section the cases run with: HTTP/2 on, plain HTTP redirected, no HSTS, no ACME. */
-export function conformanceTls(port: number, certificates: TlsCertificateConfig[]): TlsConfig {
+/** The tls section the cases run with: HTTP/2 on, plain HTTP redirected, no HSTS unless asked, no ACME. */
+export function conformanceTls(port: number, certificates: TlsCertificateConfig[], hsts = 0): TlsConfig {
   return {
     listen: { host: '127.0.0.1', port },
     certificates,
     minVersion: 'TLSv1.2',
     http2: true,
     redirectHttp: true,
-    hsts: 0,
+    hsts,
     acme: null,
   };
 }
@@ -44,13 +46,13 @@ export function conformanceTls(port: number, certificates: TlsCertificateConfig[
 export const nginxTlsFront: TlsFront = {
   name: 'nginx',
   needs: ['nginx'],
-  async start({ servers, certificates, overrides }) {
+  async start({ servers, certificates, overrides, hsts }) {
     const [plainPort, tlsPort, statusPort] = [await freePort(), await freePort(), await freePort()];
     // nginx's workers (nobody, when tests run as root) make their temp folders inside this one.
     return withBufferFolder(async (tempPath) => {
       const config = conformanceConfig({ port: plainPort, statusPort }, servers, overrides, tempPath);
       const snippet = renderNginx(
-        { ...config, tls: conformanceTls(tlsPort, certificates) },
+        { ...config, tls: conformanceTls(tlsPort, certificates, hsts) },
         { target: 'host', nginxVersion: installedNginxVersion() },
       );
       const nginx = await startNginx({ snippet, port: tlsPort, keepTempPaths: true });
@@ -62,11 +64,11 @@ export const nginxTlsFront: TlsFront = {
 export const gatehouseTlsFront: TlsFront = {
   name: 'gatehouse',
   needs: [],
-  start: ({ servers, certificates, overrides }) =>
+  start: ({ servers, certificates, overrides, hsts }) =>
     withBufferFolder(async (tempPath) => {
       const config = conformanceConfig({ port: 0, statusPort: 0 }, servers, overrides, tempPath);
       const proxy = createProxyServer(
-        { ...config, tls: conformanceTls(0, certificates) },
+        { ...config, tls: conformanceTls(0, certificates, hsts) },
         { logger: createLogger({ name: 'proxy', level: 'silent' }) },
       );
       await proxy.listen();

@@ -40,7 +40,10 @@ for (const front of tlsFronts) {
         const started = await front.start({
           servers: [raw ? raw.address : `127.0.0.1:${worker.port}`],
           certificates,
-          ...(c.overrides ? { overrides: c.overrides } : {}),
+          ...(c.overrides
+            ? { overrides: typeof c.overrides === 'function' ? c.overrides() : c.overrides }
+            : {}),
+          ...(c.hsts ? { hsts: c.hsts } : {}),
         });
         try {
           const env: TlsCaseEnv = {
