@@ -11,6 +11,7 @@ import {
   request,
   sleep,
   startProxy,
+  startProxyProcess,
 } from '../helpers/proxy.js';
 import { createRawBackend, type RawBackend } from '../helpers/raw-backend.js';
 import { waitFor } from '../helpers/wait.js';
@@ -210,5 +211,36 @@ describe('request rate limits on WebSocket handshakes', () => {
     assert.equal((await request(proxy.port, { localAddress: '127.0.0.2' })).status, 429);
     // Another client passes the limit (the WebSocket-only backend answers plain HTTP with 426).
     assert.equal((await request(proxy.port, { localAddress: '127.0.0.3' })).status, 426);
+  });
+});
+
+describe('request rate limits across a reload (SIGHUP), in a real proxy process', () => {
+  test('buckets are kept while a route keeps its limit, as nginx keeps a zone; a changed limit starts afresh', async (t) => {
+    const backend = await createRawBackend();
+    t.after(() => backend.close());
+    const config = (rate: string, bodySize: string) => ({
+      upstream: { servers: [{ address: backend.address }] },
+      client_max_body_size: bodySize,
+      routes: [{ name: 'site', limits: { requests: { rate, burst: 1, nodelay: true } } }],
+    });
+    const proxy = await startProxyProcess(t, { config: config('1r/m', '1m') });
+    const from = '127.0.0.7';
+    assert.deepEqual(statuses(await burst(proxy.port, '/', 3, from)), [200, 200, 429]);
+
+    const reload = async (doc: Record<string, unknown>) => {
+      proxy.writeConfig(doc);
+      const mark = proxy.logs.length;
+      proxy.signal('SIGHUP');
+      await proxy.waitForLog((l) => l.msg === 'configuration reloaded', 10_000, mark);
+    };
+    // Another key changed, the route's limit not: its bucket is still spent.
+    await reload(config('1r/m', '2m'));
+    assert.deepEqual(statuses(await burst(proxy.port, '/', 2, from)), [429, 429]);
+    assert.equal((await request(proxy.port, { path: '/', localAddress: '127.0.0.8' })).status, 200);
+
+    // The limit changed: a new table, the client's bucket full again.
+    await reload(config('2r/m', '2m'));
+    assert.deepEqual(statuses(await burst(proxy.port, '/', 3, from)), [200, 200, 429]);
+    assert.deepEqual(proxy.crashes(), []);
   });
 });
