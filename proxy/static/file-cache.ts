@@ -1,4 +1,5 @@
-import { type Stats, statSync } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { statOrNothing } from './resolve-path.js';
 
 /**
  * The bytes of small static files, kept per proxy process. nginx sends a file with `sendfile`
@@ -26,7 +27,7 @@ export interface CachedFile {
 export const CACHED_FILE_MAX = 64 * 1024;
 
 /** How old a file's last change must be before its bytes are kept (see the racy-clean note above). */
-const SETTLED_MS = 1000;
+export const SETTLED_MS = 1000;
 
 /** What one proxy process keeps at most, least recently used first out. */
 export const FILE_CACHE_BYTES = 32 * 1024 * 1024;
@@ -76,15 +77,6 @@ export class FileCache {
   #delete(path: string, entry: CachedFile): void {
     this.#entries.delete(path);
     this.#bytes -= entry.body.length;
-  }
-}
-
-function statOrNothing(path: string): Stats | undefined {
-  try {
-    // No exception for an absent file (the usual miss): making one costs more than the stat.
-    return statSync(path, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
   }
 }
 

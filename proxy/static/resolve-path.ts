@@ -74,11 +74,16 @@ export function resolveFile(root: string, candidate: string): Resolved {
 
 /** A regular file at `path` (a precompressed sibling, for Vary), without opening it. */
 export function isFile(path: string): boolean {
+  return statOrNothing(path)?.isFile() ?? false;
+}
+
+/** stat(2) of `path` following symlinks, or undefined when there is nothing to stat there. */
+export function statOrNothing(path: string): Stats | undefined {
   try {
-    // No exception for the usual case, an absent sibling: making one costs more than the stat.
-    return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+    // No exception for the usual miss (an absent sibling): making one costs more than the stat.
+    return statSync(path, { throwIfNoEntry: false });
   } catch {
-    return false;
+    return undefined;
   }
 }
 

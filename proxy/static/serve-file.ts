@@ -8,7 +8,8 @@ import { contentTypeOf } from './content-type.js';
 import { acceptedEncodings, PRECOMPRESSED, type Precompressed } from './encoding.js';
 import { CACHED_FILE_MAX, FileCache } from './file-cache.js';
 import { parseRange } from './range.js';
-import { filePathFor, INDEX_FILE, isFile, type Resolved, resolveFile } from './resolve-path.js';
+import { filePathFor, INDEX_FILE, type Resolved, resolveFile } from './resolve-path.js';
+import { SiblingTable } from './siblings.js';
 import { conditionalStatus, etagOf, type FileVersion, ifRangeHolds, lastModifiedOf } from './validators.js';
 
 /** One request to a static route, with what the request path around it wants told. */
@@ -43,8 +44,9 @@ export function serveStatic(s: StaticRequest): void {
   }
 }
 
-/** Small files' bytes, kept while unchanged (file-cache.ts): one per proxy process. */
+/** Small files' bytes, kept while unchanged (file-cache.ts), and which have siblings: one each per proxy process. */
 const files = new FileCache();
+const siblings = new SiblingTable();
 
 /** A file to answer with: open (its descriptor the caller's to close), or its bytes kept in `files`. */
 type Source =
@@ -85,7 +87,7 @@ function answer(s: StaticRequest): void {
     return sendPage(s, 405, { Allow: 'GET, HEAD' });
   }
   // nginx gzip_static looks beside the name asked for (not the symlink's target); so do we.
-  const present = PRECOMPRESSED.filter((p) => isFile(`${requested}${p.suffix}`));
+  const present = siblings.present(requested);
   let file = found;
   let encoding: Precompressed | null = null;
   for (const p of acceptedEncodings(req.headers, req.httpVersion)) {
