@@ -27,7 +27,7 @@ export interface CachedFile {
 export const CACHED_FILE_MAX = 64 * 1024;
 
 /** How old a file's last change must be before its bytes are kept (see the racy-clean note above). */
-export const SETTLED_MS = 1000;
+const SETTLED_MS = 1000;
 
 /** What one proxy process keeps at most, least recently used first out. */
 export const FILE_CACHE_BYTES = 32 * 1024 * 1024;
@@ -55,7 +55,7 @@ export class FileCache {
   /** Keeps what was just read from `path` (its whole content, as `stats` describe it). */
   set(path: string, stats: Stats, body: Buffer, now = Date.now()): void {
     if (body.length !== stats.size || body.length > CACHED_FILE_MAX || body.length > this.maxBytes) return;
-    if (now - Math.max(stats.mtimeMs, stats.ctimeMs) < SETTLED_MS) return;
+    if (!settled(stats, now)) return;
     const old = this.#entries.get(path);
     if (old !== undefined) this.#delete(path, old);
     this.#entries.set(path, { stats, body });
@@ -82,12 +82,15 @@ export class FileCache {
 
 /** The same file, unchanged: a rename over it changes the inode, a write mtime and ctime, a chmod ctime. */
 function sameFile(a: Stats, b: Stats): boolean {
-  return (
-    a.isFile() &&
-    a.ino === b.ino &&
-    a.dev === b.dev &&
-    a.size === b.size &&
-    a.mtimeMs === b.mtimeMs &&
-    a.ctimeMs === b.ctimeMs
-  );
+  return a.isFile() && a.size === b.size && sameNode(a, b);
+}
+
+/** The same inode with the same change times (a file, or a folder whose names are unchanged). */
+export function sameNode(a: Stats, b: Stats): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/** Last changed long enough ago for its times to tell the next change apart (SETTLED_MS). */
+export function settled(stats: Stats, now: number): boolean {
+  return now - Math.max(stats.mtimeMs, stats.ctimeMs) >= SETTLED_MS;
 }

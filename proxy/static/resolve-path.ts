@@ -9,7 +9,8 @@ import { join, sep } from 'node:path';
  *
  * The metadata calls (open, fstat, realpath) are synchronous, as nginx makes them: on a local file
  * system they take microseconds, less than one thread-pool round trip each, which the static bench
- * showed costing more than half the throughput. The body is still read asynchronously (streamed).
+ * showed costing more than half the throughput. A small file's body is read the same way and then
+ * kept while unchanged (file-cache.ts); a large one is streamed.
  */
 export type Resolved =
   /** A regular file inside the root, open: `fd` is the caller's to close; `path` its real path. */

@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { PRECOMPRESSED, type Precompressed } from './encoding.js';
-import { SETTLED_MS } from './file-cache.js';
+import { sameNode, settled } from './file-cache.js';
 import { isFile, statOrNothing } from './resolve-path.js';
 
 /**
@@ -24,7 +24,7 @@ export class SiblingTable {
     const folder = dirname(path);
     const stats = statOrNothing(folder);
     let entry = this.#folders.get(folder);
-    if (entry && (!stats || !sameFolder(stats, entry.stats))) {
+    if (entry && (!stats || !sameNode(stats, entry.stats))) {
       this.#folders.delete(folder);
       this.#files -= entry.present.size;
       entry = undefined;
@@ -32,7 +32,7 @@ export class SiblingTable {
     const known = entry?.present.get(path);
     if (known) return known;
     const found = PRECOMPRESSED.filter((p) => isFile(`${path}${p.suffix}`));
-    if (!stats || now - Math.max(stats.mtimeMs, stats.ctimeMs) < SETTLED_MS) return found;
+    if (!stats || !settled(stats, now)) return found;
     if (this.#files >= this.maxFiles) {
       this.#folders.clear();
       this.#files = 0;
@@ -46,8 +46,4 @@ export class SiblingTable {
     this.#files++;
     return found;
   }
-}
-
-function sameFolder(a: Stats, b: Stats): boolean {
-  return a.ino === b.ino && a.dev === b.dev && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
