@@ -5,7 +5,7 @@ import { errorPage } from '../errors.js';
 import { encodePath, normalizePath, parseRequestTarget, routePathKey } from '../routes/target.js';
 import { cacheHeaders } from './cache-control.js';
 import { contentTypeOf } from './content-type.js';
-import { acceptedEncodings, PRECOMPRESSED, type Precompressed } from './encoding.js';
+import { acceptedEncodings, type Precompressed } from './encoding.js';
 import { CACHED_FILE_MAX, FileCache } from './file-cache.js';
 import { parseRange } from './range.js';
 import { filePathFor, INDEX_FILE, type Resolved, resolveFile } from './resolve-path.js';

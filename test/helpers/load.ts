@@ -375,7 +375,7 @@ export function explainFailures(
     .map((r) => {
       const lines = r.requestId ? proxyLog.filter((line) => line.requestId === r.requestId) : [];
       return [
-        `${r.method} ${failureKind(r)}, ${r.bytes} response bytes, request id ${r.requestId ?? '(none came)'}`,
+        `${new Date(r.endedAt).toISOString()} ${r.method} ${failureKind(r)}, ${r.bytes} response bytes, request id ${r.requestId ?? '(none came)'}`,
         ...lines.map((line) => `  proxy: ${JSON.stringify(line)}`),
       ].join('\n');
     })

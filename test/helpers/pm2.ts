@@ -146,10 +146,8 @@ export async function createPm2Sandbox(options: SandboxOptions = {}): Promise<Pm
     return files
       .map((file) => {
         try {
-          return `--- ${file}\n${readFileSync(join(dir, 'home', file), 'utf8')
-            .split('\n')
-            .slice(-40)
-            .join('\n')}`;
+          const lines = collapseRepeats(readFileSync(join(dir, 'home', file), 'utf8').split('\n'));
+          return `--- ${file}\n${lines.slice(-60).join('\n')}`;
         } catch {
           return `--- ${file}: none`;
         }
@@ -206,6 +204,38 @@ export async function createPm2Sandbox(options: SandboxOptions = {}): Promise<Pm
     explain,
     destroy,
   };
+}
+
+/**
+ * A log's lines with each run of lines that differ only in their leading timestamp kept once, with
+ * how often and until when it repeated: pm2 writes "failed to kill - retrying" ten times a second
+ * while a process drains, and those would push everything else out of a failure message.
+ */
+export function collapseRepeats(lines: readonly string[]): string[] {
+  const stamp = /^(\S+: )?/;
+  const out: string[] = [];
+  let last = '';
+  let repeats = 0;
+  let until = '';
+  const flush = () => {
+    if (repeats > 0)
+      out.push(`  (the line above ${repeats} more times${until ? `, the last at ${until}` : ''})`);
+    repeats = 0;
+  };
+  for (const line of lines) {
+    const at = stamp.exec(line)?.[1] ?? '';
+    const body = line.slice(at.length);
+    if (body === last && out.length > 0) {
+      repeats++;
+      until = at.slice(0, -2);
+      continue;
+    }
+    flush();
+    out.push(line);
+    last = body;
+  }
+  flush();
+  return out;
 }
 
 const sandboxes = new Set<{ dir: string; pids: Set<number> }>();
