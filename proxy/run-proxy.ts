@@ -1,9 +1,9 @@
 import cluster from 'node:cluster';
-import { randomBytes } from 'node:crypto';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
 import { exitAfterDrainOnSignals } from '../process/lifecycle.js';
 import { createLogger } from '../process/logger.js';
 import { BodyMemory, exposeCollector, keepParserOnBaselineCompiler } from './body-memory.js';
+import { isClusterPrimary, runPrimary, TICKET_KEYS_ENV } from './run-primary.js';
 import { createProxyServer } from './server.js';
 import type { AcmeManager } from './tls/acme/index.js';
 
@@ -19,12 +19,12 @@ export interface RunProxyOptions {
  * The proxy as a long-running process, nginx-style: SIGTERM/SIGINT drain and exit 0, SIGHUP
  * re-reads the config and the certificates and swaps them in (a bad file is logged and the
  * running config, or certificate, kept).
- * With instances > 1 a primary forks that many proxy processes sharing the listeners and
- * relays signals to them.
+ * With instances > 1 a primary (run-primary.ts) forks that many proxy processes sharing the
+ * listeners and relays signals to them.
  */
 export async function runProxy(options: RunProxyOptions): Promise<void> {
   const { config } = options;
-  if (options.cluster && config.instances > 1 && cluster.isPrimary) return runPrimary(options);
+  if (isClusterPrimary(config, options.cluster)) return runPrimary(config);
   const logger = createLogger({
     name: 'proxy',
     level: config.logLevel,
@@ -86,45 +86,8 @@ export async function runProxy(options: RunProxyOptions): Promise<void> {
   });
 }
 
-/** How the primary hands the cluster's session ticket keys to each process it forks. */
-const TICKET_KEYS_ENV = 'GATEHOUSE_TLS_TICKET_KEYS';
-
 /** In a cluster's process, the keys its primary made; elsewhere none (each process makes its own). */
 function clusterTicketKeys(): { ticketKeys?: Buffer } {
   const keys = cluster.isWorker ? process.env[TICKET_KEYS_ENV] : undefined;
   return keys ? { ticketKeys: Buffer.from(keys, 'base64') } : {};
-}
-
-function runPrimary(options: RunProxyOptions): void {
-  const { config } = options;
-  const logger = createLogger({ name: 'proxy', level: config.logLevel, base: { role: 'primary' } });
-  let stopping = false;
-  let ready = 0;
-  // One set of TLS session ticket keys for every process, replacements included: a client resumes
-  // its session on whichever process the next connection reaches, as with nginx's workers.
-  const env = { [TICKET_KEYS_ENV]: randomBytes(48).toString('base64') };
-  for (let i = 0; i < config.instances; i++) cluster.fork(env);
-  cluster.on('message', (_worker, msg) => {
-    if (msg === 'ready' && ++ready === config.instances) process.send?.('ready');
-  });
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
-      return;
-    }
-    logger.error({ pid: worker.process.pid, code, signal }, 'proxy process died; starting another');
-    cluster.fork(env);
-  });
-  const relay = (signal: NodeJS.Signals) => {
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
-  };
-  process.on('SIGHUP', () => relay('SIGHUP'));
-  // Also keeps Node from starting its inspector on the primary's SIGUSR1.
-  process.on('SIGUSR1', () => relay('SIGUSR1'));
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      stopping = true;
-      relay('SIGTERM');
-    });
-  }
 }

@@ -153,6 +153,7 @@ export interface StartProxyProcessOptions {
   /** No --config at all: the embedded default (and $GATEHOUSE_CONFIG removed). */
   embeddedDefault?: boolean;
   env?: Record<string, string>;
+  /** How long to wait for 'ready' (default 15 s; 45 s with listeners > 1). */
   startTimeout?: number;
   /** How many "listening" lines to wait for (instances > 1 logs one per process). */
   listeners?: number;
@@ -167,7 +168,11 @@ export function startProxyProcess(
   cleanup: Cleanup | null,
   options: StartProxyProcessOptions = {},
 ): Promise<ProxyProcess> {
-  const { config = {}, embeddedDefault = false, env = {}, startTimeout = 15_000, listeners = 1 } = options;
+  const { config = {}, embeddedDefault = false, env = {}, listeners = 1 } = options;
+  // A bound on a hang, not a speed check. A cluster starts its primary and then every process
+  // loads the whole proxy at once: on CI's loaded two cores, with other test files and Docker
+  // builds beside it, one of two processes was still loading after 15 s (twice in twenty runs).
+  const { startTimeout = listeners > 1 ? 45_000 : 15_000 } = options;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-proxy-'));
   const configFile = join(dir, 'config.yaml');
   const writeConfig = (overrides: ConfigDoc | string) =>
