@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { ecosystemPort, PORT_BASE_VAR, workerInstance } from '../stack/worker-port.js';
 import { formatAddress, parseAddress, parseCidr } from './address.js';
@@ -17,6 +17,7 @@ import { resolveTls } from './tls.js';
 import type { Address, Config } from './types.js';
 import { parseDuration, parseSize } from './units.js';
 import { resolveUpstream, resolveWorkers } from './upstream.js';
+import { configValidator } from './validator.js';
 
 export interface LoadOptions {
   /** Config file; else $GATEHOUSE_CONFIG; else the embedded default. */
@@ -26,8 +27,7 @@ export interface LoadOptions {
 
 type Raw = Record<string, unknown>;
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
-const validate = ajv.compile(configSchema);
+const validate = configValidator();
 
 /** Reads, defaults, validates and freezes the config. Throws ConfigError listing every problem. */
 export function loadConfig(options: LoadOptions = {}): Config {
