@@ -47,7 +47,7 @@ function project(): {
       include: ['src', 'test'],
     }),
   );
-  return { root, write, remove: () => rmSync(root, { recursive: true, force: true }) };
+  return { root, write, remove: () => rmSync(root, { recursive: true, force: true, maxRetries: 3 }) };
 }
 
 const T = Date.parse('2026-01-01T12:00:00Z');
@@ -156,7 +156,6 @@ describe('is the build up to date (what lets npm start skip tsc)', () => {
 
   test("development: up's build leaves the build info tsc --watch starts from; its first pass writes nothing, a type error writes nothing and it watches on", async (t) => {
     const p = project();
-    t.after(p.remove);
     // Built by hand (as `npm run build` does): current, but without tsc's incremental build info.
     p.write('tsconfig.json', readFileSync(join(p.root, 'tsconfig.json'), 'utf8'), T);
     p.write('src/a.ts', 'export const a: number = 1;\n', T);
@@ -178,7 +177,16 @@ describe('is the build up to date (what lets npm start skip tsc)', () => {
       cwd: p.root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    t.after(() => watcher.kill('SIGKILL'));
+    // Before the folder goes (the hooks run in order, and p.remove's came first): a watcher still
+    // writing into it made rmSync fail with ENOTEMPTY once in CI.
+    t.after(async () => {
+      if (watcher.exitCode === null && watcher.signalCode === null) {
+        const exited = new Promise((resolve) => watcher.once('exit', resolve));
+        watcher.kill('SIGKILL');
+        await exited;
+      }
+      p.remove();
+    });
     let said = '';
     for (const stream of [watcher.stdout, watcher.stderr]) {
       stream.setEncoding('utf8').on('data', (text: string) => {
