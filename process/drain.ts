@@ -31,6 +31,36 @@ interface ConnectionState {
   idleSince: number;
 }
 
+/** Turns of the event loop that acceptQueued waits at most: more than a full accept queue (511). */
+const ACCEPT_TURNS_MAX = 1000;
+
+/**
+ * Lets Node accept the connections waiting in the kernel's accept queue. Closing a listener resets
+ * every connection queued there: the kernel completed its handshake, so the peer (the proxy) has
+ * written its request into it, and a POST lost that way cannot be sent again. The queue fills
+ * whenever the event loop is busy, as it is on a loaded machine or in the turn that handles the
+ * signal. Node accepts one queued connection per turn of its event loop (libuv 1.46 here: 30
+ * queued took 30 turns), and while any is queued each turn accepts one; so the queue is empty
+ * after the first turn that accepted none. Those accepted now are served like any other in a
+ * drain. Hand-written: neither Node nor libuv can stop a listener without resetting its queue.
+ */
+async function acceptQueued(server: Server): Promise<void> {
+  let accepted = 0;
+  const count = () => accepted++;
+  server.on('connection', count);
+  try {
+    // The first turn's poll may have run before the drain began: it proves nothing.
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let turn = 0; turn < ACCEPT_TURNS_MAX; turn++) {
+      const before = accepted;
+      await new Promise((resolve) => setImmediate(resolve));
+      if (accepted === before) return;
+    }
+  } finally {
+    server.off('connection', count);
+  }
+}
+
 export function createDrainer(server: Server): Drainer {
   const active = new Set<ServerResponse>();
   const connections = new Map<Socket, ConnectionState>();
@@ -68,6 +98,7 @@ export function createDrainer(server: Server): Drainer {
       const start = Date.now();
       for (const state of connections.values()) state.idleSince = Math.max(state.idleSince, start);
       for (const res of active) if (!res.headersSent) res.shouldKeepAlive = false;
+      await acceptQueued(server);
       // net.Server's close stops accepting and leaves open connections alone (see IDLE_CLOSE_AFTER).
       NetServer.prototype.close.call(server);
       const deadline = Date.now() + gracePeriod;

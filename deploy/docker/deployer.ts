@@ -256,18 +256,20 @@ export function createDeployer(options: DeployerOptions): Deployer {
       out(
         `rolling out ${rollout.image} (${imageId.replace(/^sha256:/, '').slice(0, 12)}) over ${total} workers`,
       );
-      // New beside old: the pool never shrinks below its size, and a bad image stops here — with the
-      // new workers of the pools started before removed again, so every pool is as it was.
-      const started: string[] = [];
-      try {
-        for (const group of groups)
-          if (group.old.length > 0)
-            started.push(
-              ...(await startWorkers(group.old.length, rollout.image, rollout.config, group.pool)),
-            );
-      } catch (error) {
+      // New beside old: the pool never shrinks below its size. Every pool's new workers start at once
+      // (a rollout takes as long as its slowest pool, not their sum), and a bad image stops here —
+      // with the new workers of the pools that did turn healthy removed again, so every pool is as
+      // it was (startWorkers removes its own on failure).
+      const starts = await Promise.allSettled(
+        groups
+          .filter((group) => group.old.length > 0)
+          .map((group) => startWorkers(group.old.length, rollout.image, rollout.config, group.pool)),
+      );
+      const failed = starts.find((start) => start.status === 'rejected');
+      if (failed) {
+        const started = starts.flatMap((start) => (start.status === 'fulfilled' ? start.value : []));
         await Promise.all(started.map((id) => engine.removeContainer(id).catch(() => {})));
-        throw error;
+        throw failed.reason;
       }
       out(`waiting ${settle} ms for the proxy to add the new workers`);
       await sleep(settle);

@@ -31,8 +31,10 @@ describe('gatehouse deploy on a Docker engine', requires('docker'), () => {
   const stack = `ghdeploy${process.pid}`;
   const engine = createEngine();
   const config = stackConfig(stack, TWO_APPS, 'two apps');
-  const lines: string[] = [];
-  const deployer = createDeployer({ engine, stack, out: (line) => lines.push(line) });
+  // The deployer's progress, each line with its time: printed with a rollout's result, so a slow
+  // one says which step took the time.
+  const lines: { at: number; line: string }[] = [];
+  const deployer = createDeployer({ engine, stack, out: (line) => lines.push({ at: Date.now(), line }) });
   const rolloutTag = `gatehouse-test-rollout:${process.pid}`;
   let image = '';
   let port = 0;
@@ -113,15 +115,22 @@ describe('gatehouse deploy on a Docker engine', requires('docker'), () => {
   test('rollout to a new image under load drops no request', async (t) => {
     await derivedImage(image, rolloutTag);
     const before = new Set([...workerIds(), ...helloIds()]);
-    const load = startLoad(`${url}/headers`, { connections: 10, maxRequests: 200_000, maxDuration: 120_000 });
+    // Bounded by count and time; the time well beyond a rollout on a loaded CI machine (144 s seen,
+    // 21 s idle): the load must still run after it.
+    const load = startLoad(`${url}/headers`, { connections: 10, maxRequests: 200_000, maxDuration: 300_000 });
     await waitFor('load to flow', async () => (load.result.ok > 20 ? true : undefined), 10_000, 50);
+    const from = lines.length;
+    const started = Date.now();
     await deployer.rollout({ image: rolloutTag, config });
+    t.diagnostic(`rollout took ${Date.now() - started} ms:`);
+    for (const { at, line } of lines.slice(from))
+      t.diagnostic(`  ${((at - started) / 1000).toFixed(1)} s: ${line}`);
     // A little traffic after the last old worker is gone, on the new pool only.
     const atEnd = load.result.ok;
     await waitFor(
       'traffic after the rollout',
       async () => (load.result.ok > atEnd + 50 ? true : undefined),
-      10_000,
+      30_000,
       50,
     );
     const result = await load.stop();

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDrainer, type Drainer, IDLE_CLOSE_AFTER } from '../../process/drain.js';
@@ -80,3 +85,82 @@ describe('drain: keep-alive connections idle before the drain began', { timeout:
     }
   });
 });
+
+// Connections the kernel accepted while the worker's event loop was busy wait in the listener's
+// accept queue, their requests written. Closing the listener resets every one of them: a POST lost
+// that way cannot be sent again (seen as a POST 502 on the Koa worker that SIGTERM stopped under
+// load, on a loaded CI machine). The drain accepts them before it closes the listener.
+describe('drain: connections waiting in the accept queue when the drain begins', { timeout: 30_000 }, () => {
+  const QUEUED = 30;
+
+  test('are served with Connection: close, none reset', async () => {
+    const server = createServer((req, res) => {
+      drainer.track(res);
+      req.resume();
+      req.on('end', () => res.end('served'));
+    });
+    const drainer = createDrainer(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-drain-'));
+    const ready = join(dir, 'ready');
+    try {
+      // Another process connects and writes a POST on each connection while this event loop is
+      // blocked (as a busy worker's is), so all of them wait in the queue when the drain begins.
+      const client = spawn(process.execPath, ['-e', queuedClient, String(port), String(QUEUED), ready], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      client.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        out += chunk;
+      });
+      const exited = once(client, 'exit');
+      const deadline = Date.now() + 15_000;
+      while (!existsSync(ready) && Date.now() < deadline) Atomics.wait(BLOCK, 0, 0, 5);
+      assert.ok(existsSync(ready), 'the client connected within 15 s');
+      const drained = drainer.drain(10_000);
+      await exited;
+      const answers = JSON.parse(out) as string[];
+      assert.equal(answers.length, QUEUED);
+      assert.deepEqual(
+        answers.filter((answer) => answer !== '200 close'),
+        [],
+        `${QUEUED} queued connections: each answered 200 with Connection: close`,
+      );
+      assert.equal(await drained, 0);
+    } finally {
+      server.closeAllConnections();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Sleeps this thread without turning the event loop (Atomics.wait on a value that never changes). */
+const BLOCK = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * The client: QUEUED connections, a POST written on each; the `ready` file once every one is
+ * connected and written; then, on stdout, each one's answer ("200 close") or error code, as JSON.
+ */
+const queuedClient = `
+const net = require('node:net');
+const fs = require('node:fs');
+const [port, count, ready] = process.argv.slice(1);
+let written = 0;
+const answers = Array.from({ length: Number(count) }, () => new Promise((resolve) => {
+  const socket = net.connect(Number(port), '127.0.0.1', () => {
+    socket.write('POST /echo HTTP/1.1\\r\\nHost: worker\\r\\nContent-Length: 2\\r\\n\\r\\nhi', () => {
+      if (++written === Number(count)) fs.writeFileSync(ready, '');
+    });
+  });
+  let text = '';
+  socket.setEncoding('latin1').on('data', (chunk) => { text += chunk; });
+  socket.on('error', (err) => resolve(err.code));
+  socket.on('close', () => {
+    const status = text.slice(9, 12);
+    resolve(status ? status + (/\\r\\nconnection: close\\r\\n/i.test(text) ? ' close' : ' keep-alive') : 'closed unanswered');
+  });
+}));
+Promise.all(answers).then((all) => { process.stdout.write(JSON.stringify(all)); });
+setTimeout(() => process.exit(1), 20000).unref();
+`;
