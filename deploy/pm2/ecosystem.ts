@@ -38,10 +38,13 @@ export const PROXY_APP = 'gatehouse-proxy';
 /** Development profile only: `tsc --watch` for the workers' TypeScript project (compiler.ts). */
 export const COMPILER_APP = 'gatehouse-tsc';
 
-// How long pm2 waits for a process's 'ready' before it treats it as up anyway and, during a
-// reload, moves on to the next instance. Start-up takes well under a second; a reload that moved
-// on early would take down the next worker while this one is not listening yet.
-const LISTEN_TIMEOUT = 15_000;
+// How long pm2 waits for a process's 'ready' before it treats it as up anyway: during a reload it
+// then stops the old process (pm2 7's backstop in lib/God/Reload.js) and moves on to the next
+// instance. Start-up takes under a second on an idle machine, but over 15 s was seen on a loaded
+// 2-core CI machine; a reload that moves on early stops the old proxy while the new one is not
+// listening yet (refused connects) or the next worker while this one is not. A broken new process
+// costs this much time in a reload, while the old one goes on serving.
+const LISTEN_TIMEOUT = 60_000;
 // pm2 sends SIGINT, then SIGKILL after kill_timeout. The worker and the proxy give up on slow
 // requests after their own grace period; the margin lets them close those connections and exit
 // by themselves, so SIGKILL stays a backstop for a process that hangs.
