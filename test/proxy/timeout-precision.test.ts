@@ -13,11 +13,13 @@ import {
 import { createRawBackend, type RawBackend } from '../helpers/raw-backend.js';
 
 /**
- * How late a timeout may fire: a loaded machine delays a timer rarely more than this. And how
- * early it may look: the proxy arms its timer on the event loop's cached clock, a few ms behind a
- * clock read later in the same turn.
+ * How late a timeout may fire: a loaded machine delays a timer rarely more than this (300 ms was
+ * exceeded once, on a CI machine with other heavy work beside it); still well short of the next
+ * attempt's whole timeout, so a timer shared across attempts or armed twice shows. And how early
+ * it may look: the proxy arms its timer on the event loop's cached clock, a few ms behind a clock
+ * read later in the same turn.
  */
-const LATE_MS = 300;
+const LATE_MS = 1000;
 const EARLY_MS = 25;
 
 function assertOnTime(t: TestContext, elapsed: number, timeout: number, what: string): void {
@@ -82,7 +84,7 @@ function uploadUntilAnswered(port: number, length: number): Promise<{ status: nu
   });
 }
 
-describe('upstream timeouts fire within 300 ms of their value, per attempt', () => {
+describe('upstream timeouts fire on time (within a second of their value), per attempt', () => {
   test('read: 2 s with one retry, and 5 s — each attempt is cut after its read timeout', async (t) => {
     const setups = await Promise.all(
       [
