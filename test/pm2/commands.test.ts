@@ -16,7 +16,7 @@ import {
 // The pm2 commands of deploy/pm2/README.md as users type them, in the package root (sb.pm2's cwd),
 // each under the load of the other pm2 tests: 20 connections of GET / and POST /echo (every echo
 // checked). Every reload and scale must lose no request; `pm2 restart` may refuse connections
-// while the proxy is gone, and nothing else. One line per command says what it cost.
+// while the proxy is gone, and nothing else (but for a Node cluster limitation, see that test). One line per command says what it cost.
 
 /** The file name as users type it (relative to the package root, where sb.pm2 runs pm2). */
 const ECOSYSTEM = 'ecosystem.config.cjs';
@@ -294,7 +294,13 @@ describe('pm2 commands as users type them, each under load', { timeout: 600_000 
   // After the zero-loss ones: a restart stops a process before it starts the new one.
   test(`pm2 restart ${ECOSYSTEM}: connections refused while the proxy is gone, nothing else fails`, async (t) => {
     const label = `pm2 restart ${ECOSYSTEM}`;
-    const { report } = await replaceUnderLoad(t, sb, ['restart', ECOSYSTEM], [WORKER_APP, PROXY_APP], label);
+    const { report, value: stack } = await replaceUnderLoad(
+      t,
+      sb,
+      ['restart', ECOSYSTEM],
+      [WORKER_APP, PROXY_APP],
+      label,
+    );
     // A refused connect fails at once and its client sends the next: the count says how fast 20
     // clients retry; the time from the first failure to the last, how long the port was closed.
     const ends = report.failedResults.map((r) => r.endedAt);
@@ -305,13 +311,23 @@ describe('pm2 commands as users type them, each under load', { timeout: 600_000 
     // The port closes: a connect is refused, or — a connection taken into the listen queue just
     // as the last proxy process went — reset before a byte came back. Never an answer that fails
     // (a 502) nor a response cut off: what a client can get from a closed port, and nothing else.
+    // One exception, Node's and not ours (nodejs/node#21746, unfixed): pm2's daemon holds the
+    // port as the cluster primary and hands each connection to a proxy process; one it handed to
+    // the last process just as that one closed its listener is put back in a queue that the
+    // closing also discards, so that client waits until its own timeout. At most one per proxy
+    // process (the primary hands a process one connection at a time); seen once in many runs.
+    const orphaned = report.failedResults.filter((r) => r.error === 'timeout' && r.received === 'nothing');
     const other = report.failedResults.filter(
-      (r) => !(PORT_CLOSED.has(r.error ?? '') && r.received === 'nothing'),
+      (r) => !(PORT_CLOSED.has(r.error ?? '') && r.received === 'nothing') && !orphaned.includes(r),
     );
     assert.deepEqual(
       other.map(failureKind),
       [],
       `only connections refused or reset before any answer: ${sb.explain(other)}\n${sb.logs()}`,
+    );
+    assert.ok(
+      orphaned.length <= stack.proxies.length,
+      `${orphaned.length} connections never answered, more than one per proxy process: ${sb.explain(orphaned)}\n${sb.logs()}`,
     );
   });
 
