@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ROLE_LABEL, ROUTE_LABEL, stackLabelFilter } from '../../stack/labels.js';
 import type { ContainerInfo, Engine } from './engine.js';
 import { DeployError } from './errors.js';
-import { networkName, networkSpec, proxySpec, workerName, workerSpec } from './specs.js';
+import { healthVerdictMs, networkName, networkSpec, proxySpec, workerName, workerSpec } from './specs.js';
 import {
   CONFIG_DIR,
   CONFIG_NAME,
@@ -21,7 +21,7 @@ export interface DeployerOptions {
   stack: string;
   /** Progress lines for the user. */
   out?: (line: string) => void;
-  /** How long new containers get to become healthy, in ms. */
+  /** How long new containers get to become healthy, in ms; default: as long as the engine's healthcheck gives them. */
   healthTimeout?: number;
   pollInterval?: number;
   /**
@@ -78,7 +78,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
     engine,
     stack,
     out = () => {},
-    healthTimeout = 60_000,
+    healthTimeout = healthVerdictMs,
     pollInterval = 500,
     settle = 2_000,
     sleep = delay,

@@ -68,6 +68,15 @@ export const healthcheck = {
   StartPeriod: 15 * SECOND,
 };
 
+/**
+ * How long the engine may take to call a new container unhealthy under `healthcheck`: its start
+ * period, then every retry at its full interval and timeout (135 s). The deployer waits this long
+ * before it gives up on a container that is neither healthy nor failed: a shorter wait would fail a
+ * rollout on a busy host that the engine itself would have let pass.
+ */
+export const healthVerdictMs =
+  (healthcheck.StartPeriod + healthcheck.Retries * (healthcheck.Interval + healthcheck.Timeout)) / 1_000_000;
+
 /** What every container of a stack runs with, on the stack's network. */
 function hostConfig(network: string) {
   // Docker's tini as PID 1 forwards SIGTERM to Node and reaps zombies.

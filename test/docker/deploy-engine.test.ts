@@ -116,8 +116,16 @@ describe('gatehouse deploy on a Docker engine', requires('docker'), () => {
     await derivedImage(image, rolloutTag);
     const before = new Set([...workerIds(), ...helloIds()]);
     // Bounded by count and time; the time well beyond a rollout on a loaded CI machine (144 s seen,
-    // 21 s idle): the load must still run after it.
-    const load = startLoad(`${url}/headers`, { connections: 10, maxRequests: 200_000, maxDuration: 300_000 });
+    // 21 s idle): the load must still run after it. Paced (10 connections, 5 ms between a
+    // connection's requests) so that requests are in flight at every step of the swap, yet the
+    // new containers still get the CPU to start: flat out, beside CI's other lane, one took over
+    // 60 s to turn healthy.
+    const load = startLoad(`${url}/headers`, {
+      connections: 10,
+      maxRequests: 200_000,
+      maxDuration: 300_000,
+      pause: 5,
+    });
     await waitFor('load to flow', async () => (load.result.ok > 20 ? true : undefined), 10_000, 50);
     const from = lines.length;
     const started = Date.now();

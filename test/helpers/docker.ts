@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   buildFromContext,
   buildImage,
@@ -168,11 +169,12 @@ export interface LoadResult {
 
 /**
  * Closed-loop load: `connections` keep-alive connections each sending GET `url` one after another
- * until `stop()` — bounded by `maxRequests` and `maxDuration` whatever happens.
+ * (`pause` ms apart, default none) until `stop()` — bounded by `maxRequests` and `maxDuration`
+ * whatever happens.
  */
 export function startLoad(
   url: string,
-  options: { connections: number; maxRequests: number; maxDuration: number },
+  options: { connections: number; maxRequests: number; maxDuration: number; pause?: number },
 ) {
   const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
   const result: LoadResult = { ok: 0, failed: 0, failures: {} };
@@ -191,6 +193,7 @@ export function startLoad(
       } catch (error) {
         fail((error as NodeJS.ErrnoException).code ?? (error as Error).message);
       }
+      if (options.pause) await delay(options.pause);
     }
   }
   const loops = Promise.all(Array.from({ length: options.connections }, loop));
