@@ -24,7 +24,9 @@ describe('nginx TLS render', () => {
   const shop = makeLeaf(dir, 'shop', ca, ['shop.example', '*.shop.example']);
   const blog = makeLeaf(dir, 'blog', ca, ['blog.example']);
   // The single pool (no routes); `withDefaultRoutes` has the embedded default's routes (/static/).
-  const config = configFrom({ listen: '127.0.0.1:8080', routes: [] });
+  // Temp files under this test's folder: `nginx -t` fails while the default's (<tmpdir>/gatehouse-buffers)
+  // is missing, as it is on a fresh machine until some proxy made it.
+  const config = configFrom({ listen: '127.0.0.1:8080', routes: [], buffering: { temp_path: dir } });
   const withDefaultRoutes = configFrom({ listen: '127.0.0.1:8080' });
 
   function tls(overrides: Partial<TlsConfig> = {}): TlsConfig {
