@@ -82,7 +82,16 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
     options.createSource ?? ((pool, env) => createPoolSource(pool, logger, env));
   let runtime = createRuntime(initial);
   let accessLog: AccessLog | null = createAccessLog(initial.accessLog);
-  const sockets = new Set<Socket>();
+  // Client connections are counted, not kept in a Set (process/linked-list.ts says why); a TLS
+  // socket reaches countConnection twice, from the TLS listener and from its HTTP/1.1 front.
+  let clientConnections = 0;
+  const counted = Symbol('counted connection');
+  function countConnection(socket: Socket & { [counted]?: true }): void {
+    if (socket[counted]) return;
+    socket[counted] = true;
+    clientConnections++;
+    socket.once('close', () => clientConnections--);
+  }
   const tunnels = new Set<Duplex>();
   const tempSpace = new TempSpace();
 
@@ -103,7 +112,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
 
   const status = createStatusListener({
     getPools: () => runtime.backends.map((b) => ({ route: b.name, upstreams: b.pool.upstreams })),
-    getClientConnections: () => sockets.size,
+    getClientConnections: () => clientConnections,
     getUpstreamConnections: () => connectionCounts(runtime),
     getTempBytes: () => tempSpace.bytes,
     logger,
@@ -185,10 +194,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
       onUpgrade(req, socket, head);
     });
 
-    front.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
+    front.on('connection', countConnection);
 
     answerClientErrors(front, {
       response: rawErrorResponse,
@@ -228,11 +234,7 @@ export function createProxyServer(initial: Config, options: ProxyServerOptions):
         maxHeaderSize: runtime.config.clientMaxHeaderSize,
         keepalive: runtime.config.timeouts.clientKeepalive,
       }),
-      onSocket: (socket) => {
-        // Counted once: an http/1.1 one is counted again by its front's 'connection' (a Set).
-        sockets.add(socket);
-        socket.once('close', () => sockets.delete(socket));
-      },
+      onSocket: countConnection,
     });
   }
   applyClientTimeouts(initial);
