@@ -9,6 +9,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { TlsCertificateConfig, TlsConfig } from '../../config/index.js';
+import { type Linked, LinkedList } from '../../process/linked-list.js';
 import { listenOn } from '../../process/listen.js';
 import type { Logger } from '../../process/logger.js';
 import { CertificateStore } from './certificate-store.js';
@@ -37,6 +38,10 @@ export interface TlsListenerOptions {
   ticketKeys?: Buffer;
 }
 
+interface SessionEntry extends Linked {
+  session: ServerHttp2Session;
+}
+
 export interface CertificateStatus {
   cert: string;
   names: readonly string[];
@@ -55,7 +60,8 @@ export class TlsListener {
   readonly server: TlsServer;
   readonly store: CertificateStore;
   private readonly h2 = createH2Server();
-  private readonly sessions = new Set<ServerHttp2Session>();
+  /** Open HTTP/2 sessions, linked rather than in a Set (process/linked-list.ts says why). */
+  private readonly sessions = new LinkedList<SessionEntry>();
   private bound: AddressInfo | null = null;
 
   constructor(private readonly options: TlsListenerOptions) {
@@ -91,8 +97,9 @@ export class TlsListener {
       logger.debug({ code: err.code, reason: err.message }, 'TLS handshake failed'),
     );
     this.h2.on('session', (session: ServerHttp2Session) => {
-      this.sessions.add(session);
-      session.once('close', () => this.sessions.delete(session));
+      const entry: SessionEntry = { session, prev: null, next: null, linked: false };
+      this.sessions.add(entry);
+      session.once('close', () => this.sessions.delete(entry));
     });
     this.h2.on('sessionError', (err: Error) => logger.debug({ reason: err.message }, 'HTTP/2 session error'));
     // An idle h2 connection is closed like an idle keep-alive one: GOAWAY, streams in flight finish.
@@ -143,13 +150,13 @@ export class TlsListener {
   stopAccepting(): void {
     this.store.unwatch();
     this.server.close();
-    for (const session of this.sessions) session.close();
+    for (const { session } of this.sessions) session.close();
   }
 
   /** Resolves once every h2 connection closed, or at `deadline` (ms since epoch), cutting the rest. */
   async closeSessions(deadline: number): Promise<void> {
     while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const session of this.sessions) session.destroy();
+    for (const { session } of this.sessions) session.destroy();
   }
 
   private onH2Request(req: Http2ServerRequest, res: Http2ServerResponse): void {
