@@ -5,6 +5,7 @@ import { startBackend } from './backends.js';
 import { runH2load } from './load/h2load.js';
 import { runWrk } from './load/wrk.js';
 import type { BenchOptions } from './options.js';
+import { cpuMicros, processTree } from './proc-stat.js';
 import type { PhaseContext } from './rounds.js';
 import { fixed, median } from './stats.js';
 import { type RunningTlsFront, TLS_FRONT_IDS, TLS_FRONTS, type TlsFrontId } from './tls-fronts.js';
@@ -34,6 +35,8 @@ export interface TlsSample {
   front: TlsFrontId;
   requests: number;
   rps: number;
+  /** The front's CPU time (its process tree, user + system) per request; null without a pid. */
+  cpuPerRequest: number | null;
   /** Failed requests, non-2xx answers and socket errors. */
   errors: number;
 }
@@ -46,6 +49,14 @@ export interface TlsRow {
   rps: Record<TlsFrontId, number | null>;
   /** gatehouse / nginx. */
   ratio: number | null;
+  /** Median CPU µs per request per front. */
+  cpu: Record<TlsFrontId, number | null>;
+  /**
+   * nginx's CPU per request / ours: the share of nginx's economy we reach. Steadier than req/s on a
+   * shared machine (a burst of someone else's work slows a round, but costs the front little CPU),
+   * and what req/s comes to once a front has a core to itself.
+   */
+  cpuRatio: number | null;
   /** bare Node / nginx: the most a Node front can reach on this machine. */
   ceiling: number | null;
   errors: number;
@@ -73,6 +84,22 @@ function benchTls(dir: string): (port: number) => TlsConfig {
 }
 
 async function measure(
+  load: TlsLoad,
+  front: RunningTlsFront,
+  options: BenchOptions,
+  ctx: PhaseContext,
+  h2load: string,
+): Promise<{ requests: number; rps: number; cpuPerRequest: number | null; errors: number }> {
+  const pids = front.pid === null ? [] : processTree(front.pid);
+  const cpuBefore = cpuMicros(pids);
+  const result = await drive(load, front, options, ctx, h2load);
+  const cpu = cpuMicros(pids) - cpuBefore;
+  const cpuPerRequest = pids.length > 0 && result.requests > 0 ? cpu / result.requests : null;
+  return { ...result, cpuPerRequest };
+}
+
+/** One burst of `load` against `front`. */
+async function drive(
   load: TlsLoad,
   front: RunningTlsFront,
   options: BenchOptions,
@@ -120,7 +147,7 @@ export async function runTlsBench(options: BenchOptions, ctx: PhaseContext): Pro
         for (const front of fronts.values()) {
           const result = await measure(load, front, options, ctx, h2load);
           ctx.log(
-            `round ${round} ${load.id} ${front.id}: ${fixed(result.rps, 0)} req/s, ${result.errors} errors`,
+            `round ${round} ${load.id} ${front.id}: ${fixed(result.rps, 0)} req/s, ${result.cpuPerRequest === null ? '—' : fixed(result.cpuPerRequest, 0)} CPU µs/request, ${result.errors} errors`,
           );
           samples.push({ round, load: load.id, front: front.id, ...result });
         }
@@ -145,20 +172,34 @@ export function tlsRows(samples: readonly TlsSample[]): TlsRow[] {
       const values = ofLoad.filter((s) => s.front === front).map((s) => s.rps);
       return values.length > 0 ? median(values) : null;
     };
-    const toNginx = (front: TlsFrontId) => {
+    const cpuOf = (front: TlsFrontId) => {
+      const values = ofLoad.flatMap((s) =>
+        s.front === front && s.cpuPerRequest !== null ? [s.cpuPerRequest] : [],
+      );
+      return values.length > 0 ? median(values) : null;
+    };
+    /** The median over rounds of `ratio(sample, nginx's sample of the same round)`. */
+    const withinRounds = (front: TlsFrontId, ratio: (s: TlsSample, nginx: TlsSample) => number | null) => {
       const ratios = ofLoad.flatMap((s) => {
         if (s.front !== front) return [];
         const nginx = ofLoad.find((n) => n.front === 'nginx' && n.round === s.round);
-        return nginx && nginx.rps > 0 ? [s.rps / nginx.rps] : [];
+        const value = nginx ? ratio(s, nginx) : null;
+        return value === null ? [] : [value];
       });
       return ratios.length > 0 ? median(ratios) : null;
     };
+    const toNginx = (front: TlsFrontId) =>
+      withinRounds(front, (s, nginx) => (nginx.rps > 0 ? s.rps / nginx.rps : null));
     return {
       load: load.id,
       label: load.label,
       tool: load.tool,
       rps: { gatehouse: of('gatehouse'), nginx: of('nginx'), node: of('node') },
       ratio: toNginx('gatehouse'),
+      cpu: { gatehouse: cpuOf('gatehouse'), nginx: cpuOf('nginx'), node: cpuOf('node') },
+      cpuRatio: withinRounds('gatehouse', (s, nginx) =>
+        s.cpuPerRequest && nginx.cpuPerRequest !== null ? nginx.cpuPerRequest / s.cpuPerRequest : null,
+      ),
       ceiling: toNginx('node'),
       errors: samples.filter((s) => s.load === load.id).reduce((sum, s) => sum + s.errors, 0),
     };
@@ -169,14 +210,16 @@ export function tlsRows(samples: readonly TlsSample[]): TlsRow[] {
 export function formatTlsTable(result: TlsBenchResult): string {
   const n = (value: number | null, digits: number) => (value === null ? '—' : fixed(value, digits));
   const lines = [
-    '| load (tool) | gatehouse | nginx | ratio (aim ≥ 0.5) | bare Node | bare Node / nginx | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| load (tool) | gatehouse | nginx | ratio (aim ≥ 0.5) | bare Node | bare Node / nginx | CPU µs/request gatehouse | nginx | nginx / gatehouse CPU | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...result.rows.map(
       (row) =>
-        `| ${row.label} (${row.tool}) | ${n(row.rps.gatehouse, 0)} | ${n(row.rps.nginx, 0)} | ${n(row.ratio, 2)} | ${n(row.rps.node, 0)} | ${n(row.ceiling, 2)} | ${row.errors} |`,
+        `| ${row.label} (${row.tool}) | ${n(row.rps.gatehouse, 0)} | ${n(row.rps.nginx, 0)} | ${n(row.ratio, 2)} | ${n(row.rps.node, 0)} | ${n(row.ceiling, 2)} | ${n(row.cpu.gatehouse, 0)} | ${n(row.cpu.nginx, 0)} | ${n(row.cpuRatio, 2)} | ${row.errors} |`,
     ),
     '',
     "bare Node: node's TLS and HTTP/2 servers answering by themselves (no proxying), one process — the ceiling of a Node front here.",
+    "CPU µs/request: the front's user + system time over the requests it answered; nginx / gatehouse CPU is the share of",
+    "nginx's economy we reach, steadier than req/s when other work shares the machine (medians of within-round ratios).",
   ];
   for (const [id, why] of Object.entries(result.skipped)) lines.push('', `${id}: not measured — ${why}`);
   return lines.join('\n');

@@ -29,12 +29,14 @@ describe('bench --tls', () => {
   });
 
   test('rows hold the median of the rounds per front, the ratio of ours and of bare Node to nginx', () => {
+    // CPU per request as if each front spent one second of CPU per round.
     const sample = (front: TlsSample['front'], rps: number, round: number): TlsSample => ({
       round,
       load: 'h2',
       front,
       requests: rps,
       rps,
+      cpuPerRequest: 1e6 / rps,
       errors: 0,
     });
     const samples = [sample('nginx', 1000, 1), sample('nginx', 3000, 2), sample('nginx', 2000, 3)];
@@ -52,6 +54,11 @@ describe('bench --tls', () => {
     const row = both.find((r) => r.load === 'h2')!;
     assert.equal(row.rps.gatehouse, 500);
     assert.equal(row.ratio, 0.25);
+    // CPU µs per request: medians per front, and nginx's over ours within each round, then the median.
+    assert.deepEqual(row.cpu, { gatehouse: 2000, nginx: 500, node: null });
+    assert.equal(row.cpuRatio, 0.25);
+    const noPid = tlsRows([...samples, { ...sample('gatehouse', 500, 1), cpuPerRequest: null }]);
+    assert.equal(noPid.find((r) => r.load === 'h2')!.cpuRatio, null);
     const withNode = tlsRows([...samples, sample('node', 1000, 1), sample('node', 1500, 2)]);
     assert.equal(withNode.find((r) => r.load === 'h2')!.ceiling, (1 + 0.5) / 2);
     const table = formatTlsTable({
@@ -61,7 +68,7 @@ describe('bench --tls', () => {
     });
     assert.match(
       table,
-      /\| HTTP\/2, 20 connections x 5 streams, 18000 requests, req\/s \(h2load\) \| — \| 2000 \| — \| — \| — \| 0 \|/,
+      /\| HTTP\/2, 20 connections x 5 streams, 18000 requests, req\/s \(h2load\) \| — \| 2000 \| — \| — \| — \| — \| 500 \| — \| 0 \|/,
     );
     assert.match(table, /gatehouse: not measured — no TLS listener/);
   });
