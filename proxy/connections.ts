@@ -32,6 +32,15 @@ export class UpstreamConnection {
 }
 
 /**
+ * What undici is told when the pool closes a connection that carries no request. One shared error:
+ * without one, undici makes a ClientDestroyedError (a captured stack) for each destroy(), and under
+ * HTTP/2 load (more streams than `keepalive`) connections open and close every few requests, as
+ * nginx's do. The callback form of destroy() saves a Promise too.
+ */
+const CLOSED_BY_POOL = new Error('upstream connection closed by the keep-alive pool');
+const ignore = () => {};
+
+/**
  * The upstream keep-alive connections (nginx `keepalive` + HTTP/1.1) of one proxy process. As nginx
  * keeps them: one cache of idle connections for the whole pool (nginx's is per upstream block and
  * worker process, whichever server each one goes to), capped at `keepalive`, the least recently
@@ -197,7 +206,7 @@ export class UpstreamConnections {
       if (at >= 0) stack!.splice(at, 1);
     }
     this.open.delete(connection);
-    void connection.client.destroy().catch(() => {});
+    connection.client.destroy(CLOSED_BY_POOL, ignore);
     if (this.open.size === 0 && this.whenAllClosed) {
       this.whenAllClosed();
       this.whenAllClosed = null;
