@@ -97,7 +97,8 @@ export function createDrainer(server: Server): Drainer {
     },
     track(res) {
       inFlight++;
-      const state = (res.socket as Tracked | null)?.[stateOf];
+      // A pipelined request's response has no socket until those before it are done; its request does.
+      const state = ((res.socket ?? res.req?.socket) as Tracked | null | undefined)?.[stateOf];
       if (state) {
         state.busy++;
         state.latest = res;

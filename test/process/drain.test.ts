@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { Agent, createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, createServer, request, type Server, type ServerResponse } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -131,6 +131,46 @@ describe('drain: connections waiting in the accept queue when the drain begins',
     } finally {
       server.closeAllConnections();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// Two requests pipelined on one connection, both in flight when the drain begins: the connection
+// closes after the second (newest) response, and the first goes out as usual before it — not a
+// close after the first that would drop the second unanswered.
+describe('drain: pipelined requests in flight when the drain begins', { timeout: 30_000 }, () => {
+  test('both are answered; only the newest says Connection: close', async () => {
+    const held: ServerResponse[] = [];
+    const server = createServer((req, res) => {
+      drainer.track(res);
+      req.resume();
+      held.push(res);
+    });
+    const drainer = createDrainer(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const socket = connect(port, '127.0.0.1');
+    try {
+      let text = '';
+      socket.setEncoding('latin1').on('data', (chunk: string) => {
+        text += chunk;
+      });
+      const closed = once(socket, 'close');
+      socket.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
+      const deadline = Date.now() + 10_000;
+      while (held.length < 2 && Date.now() < deadline) await sleep(10);
+      assert.equal(held.length, 2, 'both pipelined requests reached the server');
+      const drained = drainer.drain(10_000);
+      for (const [i, res] of held.entries()) res.end(`answer ${i + 1}`);
+      await closed;
+      const heads = text.split(/HTTP\/1\.1 /).slice(1);
+      assert.equal(heads.length, 2, `two responses, got: ${JSON.stringify(text)}`);
+      assert.match(heads[0]!, /^200 [\s\S]*\r\nConnection: keep-alive\r\n[\s\S]*answer 1$/);
+      assert.match(heads[1]!, /^200 [\s\S]*\r\nConnection: close\r\n[\s\S]*answer 2$/);
+      assert.equal(await drained, 0);
+    } finally {
+      socket.destroy();
+      server.closeAllConnections();
     }
   });
 });
