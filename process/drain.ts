@@ -1,7 +1,7 @@
 import type { Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Linked, LinkedList } from './linked-list.js';
+import { type Linked, LinkedList, unlinked } from './linked-list.js';
 
 /**
  * During a drain, a keep-alive connection is closed by us only after it sat idle this long.
@@ -77,15 +77,7 @@ export function createDrainer(server: Server): Drainer {
   let closing = false;
 
   server.on('connection', (socket: Socket) => {
-    const state: ConnectionState = {
-      socket,
-      busy: 0,
-      idleSince: Date.now(),
-      latest: null,
-      prev: null,
-      next: null,
-      linked: false,
-    };
+    const state: ConnectionState = unlinked({ socket, busy: 0, idleSince: Date.now(), latest: null });
     (socket as Tracked)[stateOf] = state;
     connections.add(state);
     socket.once('close', () => connections.delete(state));

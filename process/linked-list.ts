@@ -5,6 +5,11 @@ export interface Linked {
   linked: boolean;
 }
 
+/** `value` made an entry, not in any list yet. */
+export function unlinked<T extends object>(value: T): T & Linked {
+  return { ...value, prev: null, next: null, linked: false };
+}
+
 /**
  * A doubly linked list through its entries, for what joins and leaves at a high rate (connections,
  * one per request under `Connection: close`). Hand-written instead of a Set or Map. Measured on the

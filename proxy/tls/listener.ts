@@ -9,7 +9,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { TlsCertificateConfig, TlsConfig } from '../../config/index.js';
-import { type Linked, LinkedList } from '../../process/linked-list.js';
+import { type Linked, LinkedList, unlinked } from '../../process/linked-list.js';
 import { listenOn } from '../../process/listen.js';
 import type { Logger } from '../../process/logger.js';
 import { CertificateStore } from './certificate-store.js';
@@ -97,7 +97,7 @@ export class TlsListener {
       logger.debug({ code: err.code, reason: err.message }, 'TLS handshake failed'),
     );
     this.h2.on('session', (session: ServerHttp2Session) => {
-      const entry: SessionEntry = { session, prev: null, next: null, linked: false };
+      const entry: SessionEntry = unlinked({ session });
       this.sessions.add(entry);
       session.once('close', () => this.sessions.delete(entry));
     });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Linked, LinkedList } from '../../process/linked-list.js';
+import { type Linked, LinkedList, unlinked } from '../../process/linked-list.js';
 
 interface Entry extends Linked {
   name: string;
 }
 
 function entry(name: string): Entry {
-  return { name, prev: null, next: null, linked: false };
+  return unlinked({ name });
 }
 
 const names = (list: LinkedList<Entry>) => [...list].map((e) => e.name);
