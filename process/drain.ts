@@ -1,7 +1,7 @@
 import type { Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Linked, LinkedList, unlinked } from './linked-list.js';
+import { Linked, LinkedList } from './linked-list.js';
 
 /**
  * During a drain, a keep-alive connection is closed by us only after it sat idle this long.
@@ -27,12 +27,15 @@ export interface Drainer {
   drain(gracePeriod: number): Promise<number>;
 }
 
-interface ConnectionState extends Linked {
-  socket: Socket;
-  busy: number;
-  idleSince: number;
+class ConnectionState extends Linked {
+  busy = 0;
+  idleSince = Date.now();
   /** The newest response on this connection, while it is in flight (pipelined ones queue behind it). */
-  latest: ServerResponse | null;
+  latest: ServerResponse | null = null;
+
+  constructor(readonly socket: Socket) {
+    super();
+  }
 }
 
 /** Turns of the event loop that acceptQueued waits at most: more than a full accept queue (511). */
@@ -77,7 +80,7 @@ export function createDrainer(server: Server): Drainer {
   let closing = false;
 
   server.on('connection', (socket: Socket) => {
-    const state: ConnectionState = unlinked({ socket, busy: 0, idleSince: Date.now(), latest: null });
+    const state = new ConnectionState(socket);
     (socket as Tracked)[stateOf] = state;
     connections.add(state);
     socket.once('close', () => connections.delete(state));

@@ -67,6 +67,9 @@ export function hostName(value: string): string | null {
   return host;
 }
 
+/** What keeps a path from being normal as it is: an escape, NUL, non-ASCII, `/.` or `//`. */
+const NOT_PLAIN = /[%\0\u0080-\uffff]|\/\.|\/\//;
+
 /**
  * The path a route is chosen by, as nginx normalises it before it looks for a location:
  * percent-decoded, `.` and `..` segments resolved, repeated slashes merged. Bytes are kept as
@@ -74,6 +77,14 @@ export function hostName(value: string): string | null {
  * above the root, a bad %-escape or a NUL (nginx answers those 400).
  */
 export function normalizePath(path: string): string | null {
+  // Nearly every path is already normal (ASCII from the root, no escape, dot segment or "//"):
+  // then it is its own answer, without the byte copies below (0.5 µs a request).
+  if (path.charCodeAt(0) === 0x2f && !NOT_PLAIN.test(path)) return path;
+  return normalizeAnyPath(path);
+}
+
+/** normalizePath without its shortcut: every path decoded and split (exported for its test). */
+export function normalizeAnyPath(path: string): string | null {
   let decoded: string;
   try {
     decoded = percentDecode(path);

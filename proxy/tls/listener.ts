@@ -9,7 +9,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { TlsCertificateConfig, TlsConfig } from '../../config/index.js';
-import { type Linked, LinkedList, unlinked } from '../../process/linked-list.js';
+import { Linked, LinkedList } from '../../process/linked-list.js';
 import { listenOn } from '../../process/listen.js';
 import type { Logger } from '../../process/logger.js';
 import { CertificateStore } from './certificate-store.js';
@@ -38,8 +38,10 @@ export interface TlsListenerOptions {
   ticketKeys?: Buffer;
 }
 
-interface SessionEntry extends Linked {
-  session: ServerHttp2Session;
+class SessionEntry extends Linked {
+  constructor(readonly session: ServerHttp2Session) {
+    super();
+  }
 }
 
 export interface CertificateStatus {
@@ -97,7 +99,7 @@ export class TlsListener {
       logger.debug({ code: err.code, reason: err.message }, 'TLS handshake failed'),
     );
     this.h2.on('session', (session: ServerHttp2Session) => {
-      const entry: SessionEntry = unlinked({ session });
+      const entry = new SessionEntry(session);
       this.sessions.add(entry);
       session.once('close', () => this.sessions.delete(entry));
     });

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Linked, LinkedList, unlinked } from '../../process/linked-list.js';
+import { Linked, LinkedList } from '../../process/linked-list.js';
 
-interface Entry extends Linked {
-  name: string;
+class Entry extends Linked {
+  constructor(readonly name: string) {
+    super();
+  }
 }
 
-function entry(name: string): Entry {
-  return unlinked({ name });
-}
+const entry = (name: string) => new Entry(name);
 
 const names = (list: LinkedList<Entry>) => [...list].map((e) => e.name);
 
