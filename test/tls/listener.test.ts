@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { sensitiveHeaders } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { connect as connectTls } from 'node:tls';
 import { WebSocket } from 'ws';
@@ -114,6 +115,8 @@ describe('the TLS listener', () => {
     );
     assert.equal(res.headers['strict-transport-security'], `max-age=${365 * 86400}`);
     assert.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+    // New in every response: sent as a literal HPACK never indexes (h2-response.ts).
+    assert.deepEqual((res.headers as Record<symbol, unknown>)[sensitiveHeaders], ['x-request-id']);
   });
 
   test('SNI: each name gets its certificate (exact, wildcard), an unknown name and no SNI the first', async () => {
