@@ -14,7 +14,7 @@ import { startWorker, type WorkerProcess } from '../helpers/worker-process.js';
  * leave the worker free; with it off, they hold it.
  *
  * Every bound is an ordering or an order-of-magnitude gap (2 s against 7 s, a quarter against a
- * half of a 16 s download), so a loaded 2-core machine cannot flip a result.
+ * half of a download), so a loaded 2-core machine cannot flip a result.
  */
 
 const KiB = 1024;
@@ -24,6 +24,15 @@ const UPLOADERS = 10;
 /** 32 MiB read at 2 MiB/s: ~16 s for the client, well under a second for the worker to write. */
 const DOWNLOAD = 32 * MiB;
 const READ_RATE = 2 * MiB;
+/**
+ * Without buffering, what the sockets between worker, front and reader can hold still comes ahead
+ * of the reader: loopback receive buffers grow up to tcp_rmem's maximum (32 MiB here) and send
+ * buffers to 4 MiB, about 72 MiB in all. With 32 MiB, nginx's worker once finished when the reader
+ * had under a quarter. So this response is larger than those buffers can hold plus a quarter, and
+ * read faster to keep the test short: a quarter (32 MiB) after ~4 s.
+ */
+const UNBUFFERED_DOWNLOAD = 128 * MiB;
+const UNBUFFERED_READ_RATE = 8 * MiB;
 
 interface Stack {
   worker: WorkerProcess;
@@ -160,9 +169,13 @@ describe('buffering proof: slow clients and a sync worker (concurrency 1)', { ti
       needs,
       async (t) => {
         const stack = await startStack(t, front, { response: false });
-        const download = throttledDownload(stack.port, `/bytes/${DOWNLOAD}`, READ_RATE);
+        const download = throttledDownload(stack.port, `/bytes/${UNBUFFERED_DOWNLOAD}`, UNBUFFERED_READ_RATE);
         t.after(() => download.cancel());
-        const quarterAt = await within(download.reached(DOWNLOAD / 4), 30_000, 'a quarter of the response');
+        const quarterAt = await within(
+          download.reached(UNBUFFERED_DOWNLOAD / 4),
+          30_000,
+          'a quarter of the response',
+        );
         assert.ok(quarterAt !== null, 'the response ended before the reader had a quarter of it');
         // A line logged before the quarter would be in within a moment: give the pipe that moment.
         await new Promise((resolve) => setTimeout(resolve, 300));
