@@ -15,7 +15,7 @@ import type { Logger } from '../../process/logger.js';
 import { CertificateStore } from './certificate-store.js';
 import type { LoadedCertificate } from './certificates.js';
 import { http1Head } from './h2-request.js';
-import { neverIndexRequestIds } from './h2-response.js';
+import { respondDirectly } from './h2-response.js';
 
 export interface TlsListenerOptions {
   tls: TlsConfig;
@@ -163,7 +163,7 @@ export class TlsListener {
   }
 
   private onH2Request(req: Http2ServerRequest, res: Http2ServerResponse): void {
-    neverIndexRequestIds(res);
+    respondDirectly(res);
     const status = http1Head(req, this.options.limits().maxHeaderSize);
     if (status !== 0) {
       this.options.logger.warn({ status, reason: 'request head over client_max_header_size' }, 'bad request');
