@@ -91,18 +91,17 @@ function writeHeadDirect(
 ): Http2ServerResponse {
   const { stream } = this;
   if (stream.destroyed || stream.closed) return this;
+  // writeHead's headers first, then setHeader's under the names it did not give (it replaces them):
+  // no header is ever deleted from the head, which would turn it into a slower dictionary object.
   const head: OutgoingHttpHeaders = {};
-  const set = this.getHeaders();
-  for (const name of Object.keys(set)) add(head, name, set[name]);
   const headers = typeof reason === 'string' ? given : reason;
   if (Array.isArray(headers)) addList(head, headers);
   else if (headers) {
     const object = headers as OutgoingHttpHeaders;
-    for (const name of Object.keys(object)) {
-      delete head[name.toLowerCase()];
-      add(head, name, object[name]);
-    }
+    for (const name of Object.keys(object)) add(head, name, object[name]);
   }
+  const set = this.getHeaders();
+  for (const name of Object.keys(set)) if (head[name] === undefined) add(head, name, set[name]);
   // The compatibility API's setter: the same range checks, and what the access log reads.
   this.statusCode = statusCode;
   head[':status'] = statusCode;
@@ -117,15 +116,12 @@ function writeHeadDirect(
   return this;
 }
 
-/** A flat [name, value, …] list or [name, value] pairs: names replace setHeader's, repeats kept. */
+/** A flat [name, value, …] list or [name, value] pairs; repeats kept. */
 function addList(head: OutgoingHttpHeaders, list: readonly unknown[]): void {
   if (list.length > 0 && Array.isArray(list[0])) {
-    const pairs = list as readonly (readonly [string, unknown])[];
-    for (const pair of pairs) delete head[String(pair[0]).toLowerCase()];
-    for (const pair of pairs) add(head, String(pair[0]), pair[1]);
+    for (const pair of list as readonly (readonly [string, unknown])[]) add(head, String(pair[0]), pair[1]);
     return;
   }
-  for (let i = 0; i < list.length; i += 2) delete head[String(list[i]).toLowerCase()];
   for (let i = 0; i < list.length; i += 2) add(head, String(list[i]), list[i + 1]);
 }
 
