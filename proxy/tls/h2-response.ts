@@ -7,7 +7,8 @@ const NEVER_INDEXED: readonly string[] = ['x-request-id'];
 /**
  * Headers HTTP/2 forbids in a response (RFC 9113 8.2.2): Node's http2 core throws on them. The
  * request path strips them from a worker's answer already (headers.ts); this is the last guard for
- * every other head (errors, static files, a route's own headers).
+ * every other head (errors, static files, a route's own headers). Not headers.ts's hop-by-hop set:
+ * that one also drops Proxy-Authenticate and Trailer, which a 407 or a route's own head may carry.
  */
 const CONNECTION_SPECIFIC = new Set([
   'connection',

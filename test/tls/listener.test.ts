@@ -89,6 +89,15 @@ after(async () => {
   certs?.remove();
 });
 
+/** The tls section of a proxy on a port of its own with the localhost pair, plus `extra` keys. */
+function localhostTls(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    listen: '127.0.0.1:0',
+    certificates: [{ cert: `${certs.dir}/localhost.pem`, key: `${certs.dir}/localhost-key.pem` }],
+    ...extra,
+  };
+}
+
 const DAY = 86_400_000;
 
 describe('the TLS listener', () => {
@@ -161,10 +170,7 @@ describe('the TLS listener', () => {
   test('HTTP/2: connection-specific headers of the worker are stripped, the response arrives whole', async (t) => {
     const direct = await startProxy(t, {
       upstream: { servers: servers(backendPort) },
-      tls: {
-        listen: '127.0.0.1:0',
-        certificates: [{ cert: `${certs.dir}/localhost.pem`, key: `${certs.dir}/localhost-key.pem` }],
-      },
+      tls: localhostTls(),
     });
     const tlsPort = direct.server.tlsAddress!.port;
     const res = await h2({ port: tlsPort, ca, path: '/hop-by-hop' });
@@ -189,11 +195,7 @@ describe('the TLS listener', () => {
   test('HTTP/2: a head line given twice that HTTP/2 takes once is sent once (the last), repeats of others all', async (t) => {
     const direct = await startProxy(t, {
       upstream: { servers: servers(backendPort) },
-      tls: {
-        listen: '127.0.0.1:0',
-        certificates: [{ cert: `${certs.dir}/localhost.pem`, key: `${certs.dir}/localhost-key.pem` }],
-        hsts: '1d',
-      },
+      tls: localhostTls({ hsts: '1d' }),
     });
     const tlsPort = direct.server.tlsAddress!.port;
     const res = await h2({ port: tlsPort, ca, path: '/repeated' });
@@ -223,10 +225,7 @@ describe('the TLS listener', () => {
       upstream: { servers: servers(backendPort) },
       client_max_body_size: '64m',
       buffering: { request: false },
-      tls: {
-        listen: '127.0.0.1:0',
-        certificates: [{ cert: `${certs.dir}/localhost.pem`, key: `${certs.dir}/localhost-key.pem` }],
-      },
+      tls: localhostTls(),
     });
     const chunk = Buffer.alloc(64 * 1024, 7);
     const expected = createHash('sha256');
